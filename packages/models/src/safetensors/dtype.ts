@@ -1,0 +1,234 @@
+import { ParameterError } from '@sd-webgpu/tensor';
+
+/**
+ * safetensors dtypes and the float conversions between f16, bf16, f32 and f64.
+ *
+ * All conversions to a narrower float round to nearest, ties to even, as IEEE 754 (and torch's `.half()`) do.
+ * Overflow gives ±Infinity, NaN stays NaN (quiet, sign kept), and -0 stays -0.
+ */
+
+/** The dtype names of the safetensors format. */
+export type SafetensorsDtype =
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U8'
+  | 'BOOL'
+  | 'U16'
+  | 'U32'
+  | 'U64';
+
+/** Bytes per element of each dtype. */
+export const DTYPE_SIZES: Readonly<Record<SafetensorsDtype, number>> = Object.freeze({
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  U16: 2,
+  U32: 4,
+  U64: 8,
+});
+
+export const SAFETENSORS_DTYPES = Object.freeze(Object.keys(DTYPE_SIZES) as SafetensorsDtype[]);
+
+export function isSafetensorsDtype(x: unknown): x is SafetensorsDtype {
+  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZES, x);
+}
+
+export function dtypeSize(dtype: SafetensorsDtype): number {
+  return DTYPE_SIZES[dtype];
+}
+
+/** True for the float dtypes that `readFloat32` / `readFloat16Bits` convert. */
+export function isFloatDtype(dtype: SafetensorsDtype): dtype is 'F64' | 'F32' | 'F16' | 'BF16' {
+  return dtype === 'F64' || dtype === 'F32' || dtype === 'F16' || dtype === 'BF16';
+}
+
+// ---- scalar conversions -------------------------------------------------------------------------
+
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+
+/** f32 bit pattern → f16 bit pattern (round to nearest even). */
+export function f32BitsToF16Bits(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return mant === 0 ? sign | 0x7c00 : sign | 0x7e00 | (mant >>> 13);
+  const e = exp - 112; // re-biased exponent: f32 bias 127, f16 bias 15
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal f16 (or zero). value / 2^-24 = (mant | 1<<23) >> (14 - e).
+    if (e < -10) return sign;
+    const m = mant | 0x800000;
+    const shift = 14 - e; // 14..24
+    let half = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (half & 1) === 1)) half++;
+    return sign | half; // a carry into bit 10 gives the smallest normal, which is the right encoding
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (half & 1) === 1)) half++; // a carry may reach Infinity: correct
+  return sign | half;
+}
+
+/** f16 bit pattern → f32 bit pattern (exact). */
+export function f16BitsToF32Bits(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) {
+    if (mant === 0) return sign >>> 0;
+    // Subnormal: normalise the mantissa into an f32 normal.
+    let e = -1;
+    let m = mant;
+    do {
+      m <<= 1;
+      e++;
+    } while ((m & 0x400) === 0);
+    return (sign | ((112 - e) << 23) | ((m & 0x3ff) << 13)) >>> 0;
+  }
+  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0;
+  return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
+}
+
+/** f16 bit pattern → number (exact). */
+export function f16ToF32(h: number): number {
+  scratchU32[0] = f16BitsToF32Bits(h);
+  return scratchF32[0]!;
+}
+
+/**
+ * number → f16 bit pattern, rounding the *exact* value of `v` (a double) to nearest even.
+ * For f32 inputs this equals `f32BitsToF16Bits`; for f64 inputs it avoids the double rounding of going through f32.
+ */
+export function f32ToF16(v: number): number {
+  if (Number.isNaN(v)) return 0x7e00;
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a >= 65520) return sign | 0x7c00; // 65520 is the tie between 65504 and 2^16: ties to even → Infinity
+  if (a < 6.103515625e-5) {
+    // Below 2^-14: subnormal, in units of 2^-24 (the scaling is exact).
+    return sign | roundHalfEven(a * 16777216);
+  }
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  let r = roundHalfEven(a * 2 ** (10 - e)); // in [1024, 2048]
+  if (r === 2048) {
+    r = 1024;
+    e++;
+  }
+  if (e + 15 >= 0x1f) return sign | 0x7c00;
+  return sign | ((e + 15) << 10) | (r - 1024);
+}
+
+function roundHalfEven(q: number): number {
+  const f = Math.floor(q);
+  const d = q - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** bf16 bit pattern → number (exact). */
+export function bf16ToF32(b: number): number {
+  scratchU32[0] = (b & 0xffff) << 16;
+  return scratchF32[0]!;
+}
+
+/** f32 bit pattern → bf16 bit pattern (round to nearest even; NaN stays quiet NaN). */
+export function f32BitsToBf16Bits(x: number): number {
+  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) return ((x >>> 16) | 0x40) & 0xffff;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** number → bf16 bit pattern (rounds to f32 first, then to bf16; both steps are exact or RNE on f32 data). */
+export function f32ToBf16(v: number): number {
+  scratchF32[0] = v;
+  return f32BitsToBf16Bits(scratchU32[0]!);
+}
+
+// ---- bulk conversions ---------------------------------------------------------------------------
+
+let f16Table: Uint32Array | undefined;
+
+/** All 65536 f16 patterns as f32 bit patterns (256 KiB, built on first use). */
+function f16ToF32Table(): Uint32Array {
+  if (!f16Table) {
+    f16Table = new Uint32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToF32Bits(h);
+  }
+  return f16Table;
+}
+
+/** f16 bits → Float32Array (exact). NaN payloads are kept bit for bit. */
+export function f16ArrayToF32(src: Uint16Array, dst: Float32Array = new Float32Array(src.length)): Float32Array {
+  checkLengths(src.length, dst.length);
+  const table = f16ToF32Table();
+  const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+  for (let i = 0; i < src.length; i++) out[i] = table[src[i]!]!;
+  return dst;
+}
+
+/** bf16 bits → Float32Array (exact). */
+export function bf16ArrayToF32(src: Uint16Array, dst: Float32Array = new Float32Array(src.length)): Float32Array {
+  checkLengths(src.length, dst.length);
+  const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+  for (let i = 0; i < src.length; i++) out[i] = src[i]! << 16;
+  return dst;
+}
+
+/** Float64Array → Float32Array (round to nearest even, as `Math.fround`). */
+export function f64ArrayToF32(src: Float64Array, dst: Float32Array = new Float32Array(src.length)): Float32Array {
+  checkLengths(src.length, dst.length);
+  dst.set(src);
+  return dst;
+}
+
+/** Float32Array → f16 bits (round to nearest even). */
+export function f32ArrayToF16(src: Float32Array, dst: Uint16Array = new Uint16Array(src.length)): Uint16Array {
+  checkLengths(src.length, dst.length);
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < bits.length; i++) dst[i] = f32BitsToF16Bits(bits[i]!);
+  return dst;
+}
+
+/** Float64Array → f16 bits, rounding each double directly (no double rounding through f32). */
+export function f64ArrayToF16(src: Float64Array, dst: Uint16Array = new Uint16Array(src.length)): Uint16Array {
+  checkLengths(src.length, dst.length);
+  for (let i = 0; i < src.length; i++) dst[i] = f32ToF16(src[i]!);
+  return dst;
+}
+
+/** bf16 bits → f16 bits (bf16 → f32 is exact, so this rounds once). */
+export function bf16ArrayToF16(src: Uint16Array, dst: Uint16Array = new Uint16Array(src.length)): Uint16Array {
+  checkLengths(src.length, dst.length);
+  for (let i = 0; i < src.length; i++) dst[i] = f32BitsToF16Bits((src[i]! << 16) >>> 0);
+  return dst;
+}
+
+/** Float32Array → bf16 bits (round to nearest even). */
+export function f32ArrayToBf16(src: Float32Array, dst: Uint16Array = new Uint16Array(src.length)): Uint16Array {
+  checkLengths(src.length, dst.length);
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < bits.length; i++) dst[i] = f32BitsToBf16Bits(bits[i]!);
+  return dst;
+}
+
+function checkLengths(src: number, dst: number): void {
+  if (src !== dst) throw new ParameterError('dtype conversion', 'dst', `has ${dst} elements, expected ${src} (the source length)`);
+}

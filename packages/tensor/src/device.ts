@@ -1,0 +1,350 @@
+import { type DType, BYTES_PER_ELEMENT } from './dtype';
+import { DisposedTensorError, GpuError, ShaderCompileError, UnsupportedError } from './errors';
+import type { Kernel } from './kernel';
+import { PipelineCache } from './pipelines';
+import { BufferPool, type PoolStats } from './pool';
+import { StagingPool } from './readback';
+import { type RunArgs, Recorder } from './recorder';
+import { Storage, Tensor, encodeHost, numel } from './tensor';
+import { GpuTimer } from './timer';
+
+export interface DeviceOptions {
+  /** A `GPU` object (defaults to `navigator.gpu`, or Dawn's `webgpu` package in Node). */
+  gpu?: GPU;
+  powerPreference?: GPUPowerPreference;
+  /** Request `shader-f16` when the adapter has it (default true). */
+  f16?: boolean;
+  /**
+   * Lower the binding limit the runtime plans with (never above the adapter's). Used to test the split paths
+   * cheaply; real GPUs may have as little as 128 MiB.
+   */
+  maxStorageBufferBindingSize?: number;
+  /** Cap of the buffer pool's free lists in bytes. */
+  maxFreeBytes?: number;
+  /** Flags passed to Dawn's `create()` in Node (e.g. `enable-dawn-features=vulkan_enable_f16_on_nvidia`). */
+  dawnFlags?: string[];
+  /** Auto-submit after this many dispatches (bounds a batch's uniform memory); default 2048. */
+  maxBatchDispatches?: number;
+  /** Called for every uncaptured WebGPU error or device loss (they are also thrown at the next flush/readback). */
+  onError?: (e: Error) => void;
+}
+
+export interface DeviceLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  minStorageBufferOffsetAlignment: number;
+  minUniformBufferOffsetAlignment: number;
+  maxComputeWorkgroupsPerDimension: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupStorageSize: number;
+}
+
+export interface DeviceFeatures {
+  f16: boolean;
+  subgroups: boolean;
+  timestamps: boolean;
+}
+
+/** Dawn node objects must stay referenced while their device lives, or Dawn crashes at random. */
+const liveDawn = new Set<unknown>();
+
+const NODE_WEBGPU = 'webgpu';
+
+async function nodeGpu(flags: string[]): Promise<{ gpu: GPU; handle: unknown }> {
+  const mod = (await import(/* @vite-ignore */ NODE_WEBGPU)) as { create(f: string[]): GPU; globals: object };
+  for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  const gpu = mod.create(flags);
+  return { gpu, handle: gpu };
+}
+
+/** The WebGPU device with its pool, pipeline cache and command recorder. One per process is typical. */
+export class Device {
+  readonly gpu: GPUDevice;
+  readonly limits: Readonly<DeviceLimits>;
+  readonly features: Readonly<DeviceFeatures>;
+  readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly #recorder: Recorder;
+  readonly #staging: StagingPool;
+  readonly #handle: unknown;
+  readonly #errors: Error[] = [];
+  readonly #onError?: (e: Error) => void;
+  readonly #maxBatch: number;
+  readonly #scopes: Set<Tensor>[] = [];
+  #disposed = false;
+  #lost = false;
+
+  private constructor(gpu: GPUDevice, adapter: GPUAdapter, handle: unknown, opts: DeviceOptions) {
+    this.gpu = gpu;
+    this.#handle = handle;
+    if (handle) liveDawn.add(handle);
+    const l = gpu.limits;
+    this.limits = {
+      maxStorageBufferBindingSize: Math.min(l.maxStorageBufferBindingSize, opts.maxStorageBufferBindingSize ?? Infinity),
+      maxBufferSize: l.maxBufferSize,
+      minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
+      minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    };
+    this.features = {
+      f16: gpu.features.has('shader-f16'),
+      subgroups: gpu.features.has('subgroups'),
+      timestamps: gpu.features.has('timestamp-query'),
+    };
+    const info = adapter.info ?? ({} as GPUAdapterInfo);
+    this.adapterInfo = {
+      vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '',
+    };
+    this.#onError = opts.onError;
+    this.#maxBatch = opts.maxBatchDispatches ?? 2048;
+    this.pool = new BufferPool(gpu, { maxFreeBytes: opts.maxFreeBytes });
+    this.pipelines = new PipelineCache(gpu, (e) => this.#report(e));
+    this.#recorder = new Recorder(gpu, this.pipelines, this.limits);
+    this.#staging = new StagingPool(gpu);
+    gpu.addEventListener('uncapturederror', (ev) => {
+      this.#report(new GpuError(`uncaptured WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
+    });
+    void gpu.lost.then((info) => {
+      this.#lost = true;
+      if (!this.#disposed) this.#report(new GpuError(`device lost (${info.reason}): ${info.message}`));
+    });
+  }
+
+  static async create(opts: DeviceOptions = {}): Promise<Device> {
+    let gpu = opts.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
+    let handle: unknown = null;
+    if (!gpu) {
+      if (typeof process === 'undefined' || !process.versions?.node) {
+        throw new UnsupportedError('Device.create', 'this environment has no WebGPU (navigator.gpu is missing)');
+      }
+      const flags = ['disable-dawn-features=timestamp_quantization', ...(opts.dawnFlags ?? [])];
+      ({ gpu, handle } = await nodeGpu(flags));
+    }
+    const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+    if (!adapter) throw new UnsupportedError('Device.create', 'no WebGPU adapter is available');
+    const wanted: GPUFeatureName[] = ['timestamp-query', 'subgroups'];
+    if (opts.f16 !== false) wanted.push('shader-f16');
+    const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+    const a = adapter.limits;
+    const gpuDevice = await adapter.requestDevice({
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+        maxBufferSize: a.maxBufferSize,
+        maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+        maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+        maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+      },
+    });
+    return new Device(gpuDevice, adapter, handle ?? gpu, opts);
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  get dispatchCount(): number {
+    return this.#recorder.totalDispatches;
+  }
+
+  poolStats(): PoolStats {
+    return this.pool.stats;
+  }
+
+  /** Whether tensors of `dtype` can be created here. */
+  supports(dtype: DType): boolean {
+    return dtype !== 'f16' || this.features.f16;
+  }
+
+  /** The float dtype to use for a request: f16 falls back to f32 where `shader-f16` is missing. */
+  floatType(requested: 'f32' | 'f16'): 'f32' | 'f16' {
+    return requested === 'f16' && !this.features.f16 ? 'f32' : requested;
+  }
+
+  // --- tensors ---
+
+  /** An uninitialised tensor from the pool (for kernel outputs). */
+  empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    this.#check();
+    if (!this.supports(dtype)) throw new UnsupportedError('empty', `dtype f16 needs the shader-f16 feature`);
+    const bytes = numel(shape) * BYTES_PER_ELEMENT[dtype];
+    return new Tensor(new Storage(this, this.pool.acquire(bytes), bytes), shape, dtype);
+  }
+
+  /** Uploads host data (`Uint16Array` for f16 is taken as raw f16 bits). */
+  tensor(data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    this.#check();
+    if (!this.supports(dtype)) throw new UnsupportedError('tensor', `dtype f16 needs the shader-f16 feature`);
+    const n = numel(shape);
+    if (data.length !== n) {
+      throw new UnsupportedError('tensor', `${data.length} values do not fill shape [${shape.join(',')}] (${n})`);
+    }
+    const bytes = encodeHost(data, dtype);
+    const buffer = this.pool.acquire(bytes.byteLength, { forUpload: true });
+    this.writeBuffer(buffer, 0, bytes);
+    return new Tensor(new Storage(this, buffer, bytes.byteLength), shape, dtype);
+  }
+
+  /** Writes bytes into a buffer (length padded to 4 as WebGPU requires). */
+  writeBuffer(buffer: GPUBuffer, offset: number, bytes: Uint8Array): void {
+    if (bytes.byteLength % 4 === 0) this.gpu.queue.writeBuffer(buffer, offset, bytes);
+    else {
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      this.gpu.queue.writeBuffer(buffer, offset, padded);
+    }
+  }
+
+  /** Called by every Tensor constructor: registers it in the innermost scope. */
+  track(t: Tensor): void {
+    this.#scopes[this.#scopes.length - 1]?.add(t);
+  }
+
+  /**
+   * Runs `fn`; every tensor created inside and not returned (directly, or inside returned arrays/objects) is
+   * disposed afterwards. Returned tensors move to the enclosing scope. Scopes must not interleave across awaits.
+   */
+  scope<T>(fn: () => T): T {
+    this.#scopes.push(new Set());
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      this.#closeScope(undefined);
+      throw e;
+    }
+    if (result instanceof Promise) {
+      throw new UnsupportedError('scope', 'fn returned a Promise: use scopeAsync for async functions');
+    }
+    this.#closeScope(result);
+    return result;
+  }
+
+  async scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
+    this.#scopes.push(new Set());
+    let result: T;
+    try {
+      result = await fn();
+    } catch (e) {
+      this.#closeScope(undefined);
+      throw e;
+    }
+    this.#closeScope(result);
+    return result;
+  }
+
+  #closeScope(result: unknown): void {
+    const created = this.#scopes.pop()!;
+    const keep = new Set<Tensor>();
+    collectTensors(result, keep, 0);
+    const parent = this.#scopes[this.#scopes.length - 1];
+    for (const t of created) {
+      if (keep.has(t)) parent?.add(t);
+      else t.dispose();
+    }
+  }
+
+  // --- dispatch ---
+
+  /** The one dispatch path: records `kernel` into the current batch. Never submits by itself except past the batch cap. */
+  run(kernel: Kernel, args: RunArgs): void {
+    this.#check();
+    for (const [name, b] of Object.entries(args.bindings)) {
+      const t = 'tensor' in b ? b.tensor : b;
+      if (t.disposed) throw new DisposedTensorError(`${t.describe()} (binding '${name}' of kernel '${kernel.name}')`);
+    }
+    this.#recorder.dispatch(kernel, args);
+    if (this.#recorder.pendingDispatches >= this.#maxBatch) this.flush();
+  }
+
+  /** Copies bytes between tensors' buffers inside the current batch. */
+  copy(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, bytes: number): void {
+    this.#check();
+    this.#recorder.endPass().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    this.#check();
+    const cmd = this.#recorder.finish(this.gpu.queue);
+    if (cmd) this.gpu.queue.submit([cmd]);
+    this.pool.onSubmit();
+  }
+
+  /** Submits and waits until the GPU is idle; throws any error reported meanwhile. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.gpu.queue.onSubmittedWorkDone();
+    await this.pipelines.settle();
+    this.#throwErrors();
+  }
+
+  /** Reads `bytes` bytes at `offset` of a buffer (submits pending work first). */
+  async readBytes(buffer: GPUBuffer, offset: number, bytes: number): Promise<Uint8Array> {
+    this.#check();
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.#staging.acquire(size);
+    this.#recorder.endPass().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (e) {
+      await this.pipelines.settle();
+      this.#throwErrors();
+      throw new GpuError(`readback failed: ${(e as Error).message}`);
+    }
+    const out = new Uint8Array(staging.getMappedRange(0, size).slice(0, bytes));
+    staging.unmap();
+    this.#staging.release(staging);
+    await this.pipelines.settle();
+    this.#throwErrors();
+    return out;
+  }
+
+  /** A GPU timer over the work recorded between its begin() and end() (null without timestamp-query). */
+  timer(): GpuTimer | null {
+    return this.features.timestamps ? new GpuTimer(this, this.#recorder) : null;
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#recorder.destroy();
+    this.#staging.destroy();
+    this.pool.trim();
+    this.gpu.destroy();
+    liveDawn.delete(this.#handle);
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new DisposedTensorError('Device');
+    if (this.#lost) this.#throwErrors();
+  }
+
+  #report(e: Error): void {
+    this.#errors.push(e);
+    this.#onError?.(e);
+  }
+
+  /** Throws the root cause first: a failed compile makes every later command buffer invalid too. */
+  #throwErrors(): void {
+    const e = this.#errors.find((x) => x instanceof ShaderCompileError) ?? this.#errors[0];
+    if (e) {
+      this.#errors.length = 0;
+      throw e;
+    }
+  }
+}
+
+function collectTensors(v: unknown, out: Set<Tensor>, depth: number): void {
+  if (depth > 4 || v === null || typeof v !== 'object') return;
+  if (v instanceof Tensor) out.add(v);
+  else if (Array.isArray(v)) for (const x of v) collectTensors(x, out, depth + 1);
+  else if (v instanceof Map) for (const x of v.values()) collectTensors(x, out, depth + 1);
+  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) collectTensors(x, out, depth + 1);
+}

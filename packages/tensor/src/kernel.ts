@@ -1,0 +1,65 @@
+/**
+ * A kernel is data: its storage bindings, its uniforms, its workgroup size and its WGSL body. The WGSL declarations
+ * of the bindings and of `struct Params` are generated here from the same lists that the host uses to pack the
+ * uniform buffer, so the two cannot drift. `kernelSource()` returns the exact WGSL that is compiled.
+ */
+export type UniformType = 'u32' | 'i32' | 'f32';
+
+export interface BindingDecl {
+  readonly name: string;
+  /** WGSL type of the binding, e.g. `array<f32>`, `array<vec4<f32>>`, `array<f16>`. */
+  readonly type: string;
+  readonly access: 'read' | 'read_write';
+}
+
+export interface UniformDecl {
+  readonly name: string;
+  readonly type: UniformType;
+}
+
+export interface Kernel {
+  /** Unique per variant: also the pipeline cache key. */
+  readonly name: string;
+  /** Storage buffers, `@group(0) @binding(i)` in this order. */
+  readonly bindings: readonly BindingDecl[];
+  /** Fields of `struct Params`, bound as `params` at `@binding(bindings.length)` (omitted when empty). */
+  readonly uniforms: readonly UniformDecl[];
+  readonly workgroupSize: readonly [number, number?, number?];
+  /** WGSL features to enable (`f16`, `subgroups`). */
+  readonly enables?: readonly ('f16' | 'subgroups')[];
+  /** The WGSL body: helper functions and `@compute` entry point `main`; may use `params` and the binding names. */
+  readonly source: string;
+}
+
+/** Each uniform takes one 4-byte slot, in declaration order (all scalar 32-bit, so no padding rules apply). */
+export function packUniforms(kernel: Kernel, values: Readonly<Record<string, number>>): ArrayBuffer {
+  const n = kernel.uniforms.length;
+  const buf = new ArrayBuffer(Math.max(16, Math.ceil((n * 4) / 16) * 16));
+  const view = new DataView(buf);
+  kernel.uniforms.forEach((u, i) => {
+    const v = values[u.name];
+    if (v === undefined || !Number.isFinite(v) && u.type !== 'f32') {
+      throw new Error(`kernel '${kernel.name}': uniform '${u.name}' is ${v}`);
+    }
+    if (u.type === 'f32') view.setFloat32(i * 4, v, true);
+    else if (u.type === 'u32') view.setUint32(i * 4, v >>> 0, true);
+    else view.setInt32(i * 4, v | 0, true);
+  });
+  return buf;
+}
+
+export function kernelSource(kernel: Kernel): string {
+  const lines: string[] = [];
+  for (const e of kernel.enables ?? []) lines.push(`enable ${e};`);
+  kernel.bindings.forEach((b, i) => {
+    lines.push(`@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name}: ${b.type};`);
+  });
+  if (kernel.uniforms.length) {
+    lines.push(`struct Params {\n${kernel.uniforms.map((u) => `  ${u.name}: ${u.type},`).join('\n')}\n}`);
+    lines.push(`@group(0) @binding(${kernel.bindings.length}) var<uniform> params: Params;`);
+  }
+  const [x, y = 1, z = 1] = kernel.workgroupSize;
+  lines.push(`const WG_X: u32 = ${x}u;\nconst WG_Y: u32 = ${y}u;\nconst WG_Z: u32 = ${z}u;`);
+  lines.push(kernel.source);
+  return lines.join('\n');
+}

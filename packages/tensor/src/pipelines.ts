@@ -1,0 +1,75 @@
+import { ShaderCompileError } from './errors';
+import { type Kernel, kernelSource } from './kernel';
+
+interface Entry {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+/**
+ * Compiled pipelines keyed by kernel name (each kernel variant has its own name). Compilation runs inside a
+ * validation error scope; a failure is reported through `onError` as a ShaderCompileError with the WGSL, and the
+ * next flush or readback throws it.
+ */
+export class PipelineCache {
+  readonly #device: GPUDevice;
+  readonly #entries = new Map<string, Entry>();
+  readonly #onError: (e: Error) => void;
+  /** Resolves when every compile check started so far has finished. */
+  #checks: Promise<unknown>[] = [];
+
+  constructor(device: GPUDevice, onError: (e: Error) => void) {
+    this.#device = device;
+    this.#onError = onError;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(kernel: Kernel): Entry {
+    let e = this.#entries.get(kernel.name);
+    if (!e) {
+      e = this.#compile(kernel);
+      this.#entries.set(kernel.name, e);
+    }
+    return e;
+  }
+
+  /** Waits for outstanding compile checks (so their errors are reported). */
+  async settle(): Promise<void> {
+    const checks = this.#checks;
+    this.#checks = [];
+    await Promise.all(checks);
+  }
+
+  #compile(kernel: Kernel): Entry {
+    const code = kernelSource(kernel);
+    const device = this.#device;
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ code, label: kernel.name });
+    const entries: GPUBindGroupLayoutEntry[] = kernel.bindings.map((b, i) => ({
+      binding: i,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
+    }));
+    if (kernel.uniforms.length) {
+      entries.push({ binding: kernel.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+    }
+    const layout = device.createBindGroupLayout({ entries, label: kernel.name });
+    const pipeline = device.createComputePipeline({
+      label: kernel.name,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+    });
+    const check = device.popErrorScope().then(async (err) => {
+      if (!err) return;
+      const info = await module.getCompilationInfo();
+      const msgs = info.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
+      this.#entries.delete(kernel.name);
+      this.#onError(new ShaderCompileError(kernel.name, msgs || err.message, code));
+    });
+    this.#checks.push(check);
+    return { pipeline, layout };
+  }
+}

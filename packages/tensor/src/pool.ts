@@ -1,0 +1,154 @@
+/**
+ * Bucketed, capped pool of storage buffers. Sizes are rounded up to a bucket (powers of two up to 1 MiB, then four
+ * buckets per octave, so at most 25 % waste), released buffers are kept on per-bucket free lists up to a byte cap
+ * (oldest evicted first) and handed out again.
+ *
+ * Buffers released while unsubmitted GPU work may still read them go to a pending list. Compute outputs may take
+ * them at once (later dispatches in the same encoder are ordered after earlier ones), but host uploads must not
+ * (a queue.writeBuffer would land before the pending reads), so `acquire(size, {forUpload: true})` skips them.
+ * `onSubmit()` moves pending buffers to the free lists.
+ */
+export interface PoolStats {
+  /** Bytes (bucket sizes) held by live tensors. */
+  liveBytes: number;
+  peakLiveBytes: number;
+  /** Bytes sitting on free lists. */
+  freeBytes: number;
+  /** Bytes of all GPU buffers this pool owns (live + free + pending). */
+  allocatedBytes: number;
+  peakAllocatedBytes: number;
+  /** createBuffer calls. */
+  allocations: number;
+  /** acquisitions served from a free list. */
+  reuses: number;
+  /** buffers destroyed to stay under the cap. */
+  evictions: number;
+}
+
+export interface PoolOptions {
+  /** Upper bound on bytes kept on free lists (default 2 GiB). */
+  maxFreeBytes?: number;
+  usage?: number;
+}
+
+const MiB = 1 << 20;
+
+export function bucketSize(bytes: number): number {
+  const n = Math.max(256, Math.ceil(bytes));
+  if (n <= MiB) return 2 ** Math.ceil(Math.log2(n));
+  const step = 2 ** (Math.floor(Math.log2(n)) - 2);
+  return Math.ceil(n / step) * step;
+}
+
+export class BufferPool {
+  readonly #device: GPUDevice;
+  readonly #usage: number;
+  readonly #maxFree: number;
+  readonly #free = new Map<number, GPUBuffer[]>();
+  /** Free buffers in release order, for evicting the oldest. */
+  readonly #freeOrder: GPUBuffer[] = [];
+  #pending: GPUBuffer[] = [];
+  readonly #sizes = new WeakMap<GPUBuffer, number>();
+  readonly #stats: PoolStats = {
+    liveBytes: 0, peakLiveBytes: 0, freeBytes: 0, allocatedBytes: 0, peakAllocatedBytes: 0,
+    allocations: 0, reuses: 0, evictions: 0,
+  };
+
+  constructor(device: GPUDevice, opts: PoolOptions = {}) {
+    this.#device = device;
+    this.#usage = opts.usage ?? (GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.#maxFree = opts.maxFreeBytes ?? 2 * 1024 * MiB;
+  }
+
+  get stats(): Readonly<PoolStats> {
+    return { ...this.#stats };
+  }
+
+  resetPeak(): void {
+    this.#stats.peakLiveBytes = this.#stats.liveBytes;
+    this.#stats.peakAllocatedBytes = this.#stats.allocatedBytes;
+  }
+
+  acquire(bytes: number, opts: { forUpload?: boolean } = {}): GPUBuffer {
+    const size = bucketSize(bytes);
+    const s = this.#stats;
+    let buf = this.#takeFree(size);
+    if (!buf && !opts.forUpload) buf = this.#takePending(size);
+    if (buf) s.reuses++;
+    else {
+      buf = this.#device.createBuffer({ size, usage: this.#usage, label: `pool:${size}` });
+      this.#sizes.set(buf, size);
+      s.allocations++;
+      s.allocatedBytes += size;
+      s.peakAllocatedBytes = Math.max(s.peakAllocatedBytes, s.allocatedBytes);
+    }
+    s.liveBytes += size;
+    s.peakLiveBytes = Math.max(s.peakLiveBytes, s.liveBytes);
+    return buf;
+  }
+
+  /** Returns a buffer; it becomes reusable by uploads only after the next submit. */
+  release(buf: GPUBuffer): void {
+    const size = this.#sizes.get(buf);
+    if (size === undefined) throw new Error('BufferPool.release: buffer not from this pool');
+    this.#stats.liveBytes -= size;
+    this.#pending.push(buf);
+  }
+
+  /** Called by the device right after a queue submit. */
+  onSubmit(): void {
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const buf of pending) this.#putFree(buf);
+    this.#evict();
+  }
+
+  /** Destroys every free buffer (live buffers stay valid). */
+  trim(): void {
+    this.onSubmit();
+    while (this.#freeOrder.length) this.#destroyOldest();
+  }
+
+  #putFree(buf: GPUBuffer): void {
+    const size = this.#sizes.get(buf)!;
+    let list = this.#free.get(size);
+    if (!list) this.#free.set(size, (list = []));
+    list.push(buf);
+    this.#freeOrder.push(buf);
+    this.#stats.freeBytes += size;
+  }
+
+  #takeFree(size: number): GPUBuffer | undefined {
+    const buf = this.#free.get(size)?.pop();
+    if (!buf) return undefined;
+    this.#freeOrder.splice(this.#freeOrder.lastIndexOf(buf), 1);
+    this.#stats.freeBytes -= size;
+    return buf;
+  }
+
+  #takePending(size: number): GPUBuffer | undefined {
+    for (let i = this.#pending.length - 1; i >= 0; i--) {
+      const buf = this.#pending[i]!;
+      if (this.#sizes.get(buf) === size) {
+        this.#pending.splice(i, 1);
+        return buf;
+      }
+    }
+    return undefined;
+  }
+
+  #evict(): void {
+    while (this.#stats.freeBytes > this.#maxFree && this.#freeOrder.length) this.#destroyOldest();
+  }
+
+  #destroyOldest(): void {
+    const buf = this.#freeOrder.shift()!;
+    const size = this.#sizes.get(buf)!;
+    const list = this.#free.get(size)!;
+    list.splice(list.indexOf(buf), 1);
+    this.#stats.freeBytes -= size;
+    this.#stats.allocatedBytes -= size;
+    this.#stats.evictions++;
+    buf.destroy();
+  }
+}
