@@ -1,6 +1,8 @@
 /**
  * One entry point for every kind of input: a path (Node), a URL, a Blob/File, bytes, or a custom ByteSource.
  * The Node file source is imported dynamically, so browser bundles that never pass a path never load `node:fs`.
+ * Browser builds: bundle with code splitting and `node:*` external (esbuild `--splitting --external:node:*`); the
+ * `./node` chunk is then emitted separately and only fetched when a path is opened under Node.
  */
 import { ParameterError } from '@sd-webgpu/tensor';
 import { SafetensorsFile } from './file';

@@ -24,7 +24,7 @@ const WHERE = 'serializeSafetensors';
 export function serializeSafetensors(
   tensors: Record<string, TensorToWrite>,
   metadata?: Record<string, string>,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const names = Object.keys(tensors);
   for (const name of names) {
     if (name === '__metadata__') throw new ParameterError(WHERE, name, 'is reserved for metadata');
