@@ -1,0 +1,150 @@
+/**
+ * PNG encode/decode through pngjs (sync API), plus the `parameters` text chunk that A1111-style tools read.
+ */
+import { inflateSync } from 'node:zlib';
+import { PNG } from 'pngjs';
+import { ParameterError } from '@sd-webgpu/tensor';
+import type { RgbaImage } from '../options';
+import { ImageFormatError } from './errors';
+import { type PngChunk, decodeTextChunk, insertAfterIhdr, readChunks, textChunk } from './png_chunks';
+
+export interface EncodePngOptions {
+  /**
+   * Generation parameters (see formatParameters), stored under the keyword `parameters`: a tEXt chunk when the text
+   * is Latin-1, otherwise an iTXt chunk with UTF-8 text. Placed right after IHDR so readers find it early.
+   */
+  parameters?: string;
+}
+
+/** PNG colour types (PNG spec table 11.1) used by the encoder. */
+const COLOR_RGB = 2;
+const COLOR_RGBA = 6;
+
+/** Throws ParameterError unless `image` is `{ width, height, data }` with width·height·4 bytes. */
+export function checkRgbaImage(where: string, image: RgbaImage): void {
+  if (!image || typeof image !== 'object') throw new ParameterError(where, 'image', 'must be an RgbaImage { width, height, data }');
+  const { width, height, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new ParameterError(where, 'image', `must have positive integer width and height (got ${width}x${height})`);
+  }
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
+    throw new ParameterError(where, 'image.data', 'must be a Uint8Array or Uint8ClampedArray of RGBA bytes');
+  }
+  if (data.length !== width * height * 4) {
+    throw new ParameterError(where, 'image.data', `has ${data.length} bytes, expected ${width}x${height}x4 = ${width * height * 4}`);
+  }
+}
+
+/**
+ * Encodes an RGBA image as an 8-bit PNG. Opaque images (every alpha 255) are written as RGB, like the reference
+ * pipeline's PIL output; others keep their alpha channel.
+ */
+export function encodePng(image: RgbaImage, opts: EncodePngOptions = {}): Uint8Array {
+  checkRgbaImage('encodePng', image);
+  const { width, height, data } = image;
+  let opaque = true;
+  for (let i = 3; i < data.length; i += 4) {
+    if (data[i] !== 255) {
+      opaque = false;
+      break;
+    }
+  }
+  const png = new PNG({ width, height });
+  png.data = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const encoded = PNG.sync.write(png, {
+    colorType: opaque ? COLOR_RGB : COLOR_RGBA,
+    inputColorType: COLOR_RGBA,
+    inputHasAlpha: true,
+  });
+  const bytes = new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  if (opts.parameters === undefined) return bytes;
+  if (typeof opts.parameters !== 'string') throw new ParameterError('encodePng', 'parameters', 'must be a string');
+  return insertAfterIhdr(bytes, [textChunk('parameters', opts.parameters)], 'encodePng output');
+}
+
+/**
+ * Decodes a PNG of any bit depth and colour type (gray, gray+alpha, RGB, RGBA, palette; 1-16 bits; interlaced)
+ * into 8-bit RGBA. pngjs expands palettes and gray, applies tRNS, and rescales 16-bit samples with round(v·255/65535).
+ */
+export function decodePng(bytes: Uint8Array, source = 'PNG data'): RgbaImage {
+  // structure, CRCs and the inflated data size first: pngjs silently returns zeros for a corrupt IDAT stream
+  checkPixelData(readChunks(bytes, source), source);
+  let png: ReturnType<typeof PNG.sync.read>;
+  try {
+    png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (e) {
+    throw new ImageFormatError(source, `invalid PNG: ${(e as Error).message}`);
+  }
+  const { width, height } = png;
+  const data = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
+  if (data.length !== width * height * 4) {
+    throw new ImageFormatError(source, `decoder returned ${data.length} bytes for ${width}x${height} RGBA`);
+  }
+  return { width, height, data: new Uint8Array(data) };
+}
+
+/** Samples per pixel of each PNG colour type; the allowed bit depths. */
+const COLOR_TYPES: Record<number, { channels: number; depths: number[] }> = {
+  0: { channels: 1, depths: [1, 2, 4, 8, 16] },
+  2: { channels: 3, depths: [8, 16] },
+  3: { channels: 1, depths: [1, 2, 4, 8] },
+  4: { channels: 2, depths: [8, 16] },
+  6: { channels: 4, depths: [8, 16] },
+};
+
+/** Adam7 passes: x start, y start, x step, y step. */
+const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+
+/**
+ * Checks IHDR's fields and that the IDAT stream inflates to exactly the bytes the image needs (one filter byte per
+ * scanline, per Adam7 pass when interlaced).
+ */
+function checkPixelData(chunks: readonly PngChunk[], source: string): void {
+  const ihdr = chunks[0]!.data;
+  if (ihdr.length !== 13) throw new ImageFormatError(source, `IHDR has ${ihdr.length} bytes, expected 13`);
+  const v = new DataView(ihdr.buffer, ihdr.byteOffset, ihdr.byteLength);
+  const width = v.getUint32(0);
+  const height = v.getUint32(4);
+  const depth = ihdr[8]!;
+  const colorType = ihdr[9]!;
+  const interlace = ihdr[12]!;
+  const ct = COLOR_TYPES[colorType];
+  if (width < 1 || height < 1) throw new ImageFormatError(source, `invalid size ${width}x${height}`);
+  if (!ct || !ct.depths.includes(depth)) throw new ImageFormatError(source, `invalid colour type ${colorType} with bit depth ${depth}`);
+  if (interlace !== 0 && interlace !== 1) throw new ImageFormatError(source, `invalid interlace method ${interlace}`);
+  if (colorType === 3 && !chunks.some((c) => c.type === 'PLTE')) throw new ImageFormatError(source, 'palette image without PLTE chunk');
+  const idat = chunks.filter((c) => c.type === 'IDAT');
+  if (idat.length === 0) throw new ImageFormatError(source, 'no IDAT chunk');
+  const rowBytes = (w: number) => Math.ceil((w * ct.channels * depth) / 8) + 1;
+  let expected = 0;
+  if (interlace === 0) expected = height * rowBytes(width);
+  else {
+    for (const [xs, ys, dx, dy] of ADAM7) {
+      const pw = width > xs ? Math.ceil((width - xs) / dx) : 0;
+      const ph = height > ys ? Math.ceil((height - ys) / dy) : 0;
+      if (pw > 0 && ph > 0) expected += ph * rowBytes(pw);
+    }
+  }
+  let inflated: number;
+  try {
+    inflated = inflateSync(Buffer.concat(idat.map((c) => c.data))).length;
+  } catch (e) {
+    throw new ImageFormatError(source, `invalid PNG: image data does not inflate (${(e as Error).message})`);
+  }
+  if (inflated < expected) {
+    throw new ImageFormatError(source, `invalid PNG: image data has ${inflated} bytes, ${width}x${height} needs ${expected}`);
+  }
+}
+
+/**
+ * The text chunks (tEXt, zTXt, iTXt; compressed ones inflated) of a PNG as keyword → text. When a keyword
+ * occurs twice the later chunk wins (as PIL's `info` does). Throws ImageFormatError on a malformed file.
+ */
+export function readPngText(bytes: Uint8Array, source = 'PNG data'): Record<string, string> {
+  const texts = new Map<string, string>();
+  for (const chunk of readChunks(bytes, source)) {
+    const t = decodeTextChunk(chunk, source);
+    if (t) texts.set(t.keyword, t.text);
+  }
+  return Object.fromEntries(texts); // own data properties even for a keyword like '__proto__'
+}
