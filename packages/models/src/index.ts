@@ -1,2 +1,11 @@
 export * from './safetensors';
 export * from './clip/tokenizer';
+export * from './configs';
+export * from './keymap';
+export * from './weights';
+export * from './checkpoint';
+export * from './nn/module';
+export { ClipTextModel } from './clip/text_encoder';
+export * from './unet';
+export * from './vae';
+export type { Taps } from './unet';

@@ -205,6 +205,12 @@ export class Device {
     this.#scopes[this.#scopes.length - 1]?.add(t);
   }
 
+  /** Exempts `t` from every open scope (the caller now owns it), e.g. to keep an activation seen by a tap. */
+  keep<T extends Tensor>(t: T): T {
+    for (const s of this.#scopes) s.delete(t);
+    return t;
+  }
+
   /**
    * Runs `fn`; every tensor created inside and not returned (directly, or inside returned arrays/objects) is
    * disposed afterwards. Returned tensors move to the enclosing scope. Scopes must not interleave across awaits.
