@@ -1,0 +1,24 @@
+import { type Device, type Tensor } from '@sd-webgpu/tensor';
+import { linearCombination } from '@sd-webgpu/kernels';
+import type { TorchGenerator } from './rng';
+import type { LatentBackend } from './schedulers';
+
+/**
+ * Scheduler arithmetic on GPU tensors: coefficients come from the host in float64, the weighted sum runs in one
+ * kernel (f32 accumulation). Noise is drawn on the CPU with the torch-compatible generator, then uploaded.
+ */
+export class GpuLatentBackend implements LatentBackend<Tensor> {
+  constructor(readonly device: Device) {}
+
+  combine(terms: ReadonlyArray<readonly [Tensor, number]>): Tensor {
+    return linearCombination(terms);
+  }
+
+  randnLike(like: Tensor, gen: TorchGenerator): Tensor {
+    return this.device.tensor(gen.randn(like.shape), like.shape, like.dtype);
+  }
+
+  dispose(x: Tensor): void {
+    x.dispose();
+  }
+}

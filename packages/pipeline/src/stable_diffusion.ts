@@ -1,0 +1,208 @@
+import { Device, ParameterError, type Tensor } from '@sd-webgpu/tensor';
+import { concat, mul, linearCombination, scale, slice } from '@sd-webgpu/kernels';
+import {
+  AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
+  type ConfigOverrides, UNet2DConditionModel, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
+} from '@sd-webgpu/models';
+import { GpuLatentBackend } from './gpu_backend';
+import { rgbaToTensorData, resizeRgba, tensorToRgba } from './image';
+import {
+  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, resolveOptions, resolveStrength,
+} from './options';
+import { TorchGenerator } from './rng';
+import { type Scheduler, createScheduler } from './schedulers';
+
+export interface LoadOptions {
+  /** An existing device (kept alive by the caller); otherwise one is created and owned by the model. */
+  device?: Device;
+  /** Weight and activation dtype; 'f16' falls back to 'f32' where the device lacks shader-f16. */
+  dtype?: 'f32' | 'f16';
+  /** Config fields a single-file checkpoint cannot reveal (e.g. CLIP head count of a non-standard model). */
+  configs?: ConfigOverrides;
+  /** A tokenizer to use instead of the checkpoint's (or the bundled CLIP vocabulary). */
+  tokenizer?: ClipTokenizer;
+}
+
+/** Thrown when an AbortSignal stops a generation between steps. */
+export class GenerationAbortedError extends Error {
+  override readonly name = 'AbortError';
+  constructor() {
+    super('generation aborted');
+  }
+}
+
+/** A loaded Stable Diffusion 1.x model: tokenizer, CLIP text encoder, UNet, VAE, scheduler config. */
+export class StableDiffusion {
+  readonly dtype: 'f32' | 'f16';
+  readonly #ownsDevice: boolean;
+
+  private constructor(
+    readonly device: Device,
+    readonly configs: ModelConfigs,
+    readonly tokenizer: ClipTokenizer,
+    readonly textEncoder: ClipTextModel,
+    readonly unet: UNet2DConditionModel,
+    readonly vae: AutoencoderKL,
+    ownsDevice: boolean,
+  ) {
+    this.dtype = unet.dtype;
+    this.#ownsDevice = ownsDevice;
+  }
+
+  /** Loads a diffusers folder, a single .safetensors file (Node paths), or browser Files/URLs. */
+  static async load(source: CheckpointSource, opts: LoadOptions = {}): Promise<StableDiffusion> {
+    const device = opts.device ?? (await Device.create());
+    const dtype = device.floatType(opts.dtype ?? 'f32');
+    let ckpt: Checkpoint | null = null;
+    try {
+      ckpt = await openCheckpoint(source, { configs: opts.configs });
+      const configs = ckpt.configs();
+      const files = await ckpt.tokenizerFiles();
+      const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
+      const te = await ckpt.loadComponent('text_encoder', device, dtype);
+      const textEncoder = new ClipTextModel(rootScope(te).pp('text_model'), configs.textEncoder);
+      te.finish();
+      const un = await ckpt.loadComponent('unet', device, dtype);
+      const unet = new UNet2DConditionModel(rootScope(un), configs.unet);
+      un.finish();
+      const va = await ckpt.loadComponent('vae', device, dtype);
+      const vae = new AutoencoderKL(rootScope(va), configs.vae);
+      va.finish();
+      return new StableDiffusion(device, configs, tokenizer, textEncoder, unet, vae, !opts.device);
+    } catch (e) {
+      if (!opts.device) device.dispose();
+      throw e;
+    } finally {
+      await ckpt?.close();
+    }
+  }
+
+  /** Text to image. */
+  async txt2img(options: GenerateOptions): Promise<GeneratedImage[]> {
+    const o = resolveOptions(options, this.#defaultSize());
+    const gen = new TorchGenerator(o.seed);
+    const sched = this.#scheduler(o);
+    sched.setTimesteps(o.steps);
+    const [h, w] = [o.height / 8, o.width / 8];
+    const shape = [o.numImages, this.configs.unet.inChannels, h, w];
+    const noise = this.device.tensor(gen.randn(shape), shape, this.dtype);
+    const latents = scale(noise, sched.initNoiseSigma);
+    noise.dispose();
+    return this.#run(o, sched, gen, latents, sched.timesteps);
+  }
+
+  /** Image to image: encodes `image`, noises it to the strength's start step, denoises the remaining steps. */
+  async img2img(options: Img2ImgOptions): Promise<GeneratedImage[]> {
+    const img = options.image;
+    if (!img || !Number.isInteger(img.width) || !Number.isInteger(img.height) || img.data?.length !== img.width * img.height * 4) {
+      throw new ParameterError('StableDiffusion', 'image', 'must be RGBA { width, height, data } with width·height·4 bytes');
+    }
+    const o = resolveOptions(options, { width: img.width - (img.width % 8), height: img.height - (img.height % 8) });
+    const strength = resolveStrength(options.strength, o.steps);
+    const input = img.width === o.width && img.height === o.height ? img : resizeRgba(img, o.width, o.height);
+    const gen = new TorchGenerator(o.seed);
+    const sched = this.#scheduler(o);
+    const { timesteps } = sched.img2imgTimesteps(o.steps, strength);
+    const dev = this.device;
+    // 1. encode; the posterior sample is drawn from the generator first, then the add_noise noise (diffusers order)
+    const pixels = dev.tensor(rgbaToTensorData(input), [1, 3, o.height, o.width], this.dtype);
+    const { mean, std, logvar } = this.vae.encode(pixels);
+    pixels.dispose();
+    logvar.dispose();
+    const sf = this.configs.vae.scalingFactor;
+    const e1 = dev.tensor(gen.randn(mean.shape), mean.shape, this.dtype);
+    const spread = mul(std, e1);
+    const init1 = linearCombination([[mean, sf], [spread, sf]]);
+    for (const t of [mean, std, e1, spread]) t.dispose();
+    const init = o.numImages > 1 ? concat(Array(o.numImages).fill(init1), 0) : init1;
+    if (init !== init1) init1.dispose();
+    const e2 = dev.tensor(gen.randn(init.shape), init.shape, this.dtype);
+    const latents = sched.addNoise(init, e2, timesteps[0]!);
+    init.dispose();
+    e2.dispose();
+    return this.#run({ ...o, strength }, sched, gen, latents, timesteps);
+  }
+
+  dispose(): void {
+    for (const m of [this.textEncoder, this.unet, this.vae]) disposeModule(m);
+    if (this.#ownsDevice) this.device.dispose();
+  }
+
+  #defaultSize(): { width: number; height: number } {
+    const s = this.configs.unet.sampleSize * 8;
+    return { width: s, height: s };
+  }
+
+  #scheduler(o: ResolvedOptions): Scheduler<Tensor> {
+    const cfg = this.configs.scheduler ?? undefined;
+    return createScheduler(o.scheduler, new GpuLatentBackend(this.device), cfg as never);
+  }
+
+  /** Prompt embeddings `[rows, 77, hidden]`: the unconditional rows first (when guiding), then the prompt rows. */
+  #encodePrompt(o: ResolvedOptions, cfg: boolean): Tensor {
+    const n = o.numImages;
+    const rows = [...(cfg ? Array(n).fill(o.negativePrompt) : []), ...Array(n).fill(o.prompt)] as string[];
+    const len = this.configs.textEncoder.maxPositionEmbeddings;
+    const ids = new Int32Array(rows.length * len);
+    rows.forEach((p, i) => ids.set(this.tokenizer.tokenize(p, { maxLength: len }).ids, i * len));
+    const idsT = this.device.tensor(ids, [rows.length, len], 'i32');
+    const emb = this.textEncoder.forward(idsT);
+    idsT.dispose();
+    return emb;
+  }
+
+  async #run(o: ResolvedOptions, sched: Scheduler<Tensor>, gen: TorchGenerator, start: Tensor, timesteps: readonly number[]): Promise<GeneratedImage[]> {
+    const dev = this.device;
+    const guide = o.guidanceScale > 1;
+    const n = o.numImages;
+    let latents = start;
+    const context = this.#encodePrompt(o, guide);
+    try {
+      for (let i = 0; i < timesteps.length; i++) {
+        if (o.signal?.aborted) throw new GenerationAbortedError();
+        const t = timesteps[i]!;
+        const input = guide ? concat([latents, latents], 0) : latents;
+        const scaled = sched.scaleModelInput(input, t);
+        if (input !== latents) input.dispose();
+        const eps = this.unet.forward(scaled, t, context);
+        scaled.dispose();
+        let guided = eps;
+        if (guide) {
+          const eu = slice(eps, 0, 0, n);
+          const ec = slice(eps, 0, n, 2 * n);
+          guided = linearCombination([[eu, 1 - o.guidanceScale], [ec, o.guidanceScale]]);
+          for (const x of [eu, ec, eps]) x.dispose();
+        }
+        const { prevSample, predOriginalSample } = sched.step(guided, t, latents, gen);
+        guided.dispose();
+        predOriginalSample?.dispose();
+        latents.dispose();
+        latents = prevSample;
+        dev.flush();
+        if (o.onProgress) {
+          await dev.gpu.queue.onSubmittedWorkDone();
+          o.onProgress({ step: i + 1, totalSteps: timesteps.length, timestep: t });
+        }
+      }
+      const finalLatents = o.returnLatents ? await latents.float32() : null;
+      const z = scale(latents, 1 / this.configs.vae.scalingFactor);
+      const decoded = this.vae.decode(z);
+      z.dispose();
+      const data = await decoded.float32();
+      decoded.dispose();
+      const params = {
+        prompt: o.prompt, negativePrompt: o.negativePrompt, steps: o.steps, guidanceScale: o.guidanceScale, seed: o.seed,
+        scheduler: o.scheduler, width: o.width, height: o.height, ...(o.strength !== undefined ? { strength: o.strength } : {}),
+      };
+      const per = finalLatents ? finalLatents.length / n : 0;
+      return Array.from({ length: n }, (_, i) => ({
+        width: o.width, height: o.height, data: tensorToRgba(data, [n, 3, o.height, o.width], i), seed: o.seed, params,
+        ...(finalLatents ? { latents: finalLatents.slice(i * per, (i + 1) * per) } : {}),
+      }));
+    } finally {
+      context.dispose();
+      if (!latents.disposed) latents.dispose();
+      sched.reset();
+    }
+  }
+}
