@@ -1,0 +1,94 @@
+// `npm run bench -- norm [--quick] [--dtype f32|f16] [--tune]`
+// Group norm at SD 1.5 shapes (UNet 2x320x64x64 with and without fused SiLU, the VAE decoder's 128 channels at
+// 512x512, a small 2x1280x8x8), layer norm 2x4096x320 and CLIP's 2x77x768. GB/s counts one read of x and one
+// write of y (the minimum traffic). --tune compares group-norm chunk sizes / workgroup sizes and layer-norm
+// launch shapes side by side (they are module-level tables read at dispatch time).
+import { Device, type Tensor } from '@sd-webgpu/tensor';
+import { GROUP_NORM_TUNING, LAYER_NORM_TUNING, groupNorm, layerNorm } from '../packages/kernels/src/norm';
+import { type BenchResult, benchCases, writeResults } from './harness';
+
+const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2 + 0.5);
+
+async function benchGroupNorm(
+  device: Device, shape: number[], dtype: 'f32' | 'f16', silu: boolean, tag: string, iters: number,
+): Promise<BenchResult[]> {
+  const c = shape[1]!;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const x = device.tensor(fill(n), shape, dtype);
+  const w = device.tensor(fill(c), [c], dtype);
+  const bytes = 2 * x.byteLength;
+  const r = await benchCases(device, [{
+    name: `groupNorm ${shape.join('x')}${silu ? '+silu' : ''} ${dtype}${tag}`,
+    bytes,
+    run: () => {
+      groupNorm(x, w, w, { groups: 32, eps: 1e-5, silu }) satisfies Tensor;
+    },
+  }], { iters });
+  x.dispose();
+  w.dispose();
+  return r;
+}
+
+async function benchLayerNorm(device: Device, shape: number[], dtype: 'f32' | 'f16', tag: string): Promise<BenchResult[]> {
+  const d = shape[shape.length - 1]!;
+  const x = device.tensor(fill(shape.reduce((a, b) => a * b, 1)), shape, dtype);
+  const w = device.tensor(fill(d), [d], dtype);
+  const r = await benchCases(device, [{
+    name: `layerNorm ${shape.join('x')} ${dtype}${tag}`,
+    bytes: 2 * x.byteLength,
+    run: () => {
+      layerNorm(x, w, w, { eps: 1e-5 }) satisfies Tensor;
+    },
+  }]);
+  x.dispose();
+  w.dispose();
+  return r;
+}
+
+export async function main(args: Record<string, string | true>): Promise<void> {
+  const device = await Device.create();
+  const dtypes = (args.dtype ? [args.dtype] : device.features.f16 ? ['f32', 'f16'] : ['f32']) as ('f32' | 'f16')[];
+  const quick = Boolean(args.quick);
+  const results: BenchResult[] = [];
+  const vae = quick ? [1, 128, 256, 256] : [1, 128, 512, 512];
+  if (args.tune) {
+    const base = { ...GROUP_NORM_TUNING };
+    for (const t of [
+      { chunk: 1024, maxChunks: 64, workgroup: 64 },
+      { chunk: 4096, maxChunks: 64, workgroup: 64 },
+      { chunk: 8192, maxChunks: 64, workgroup: 64 },
+      { chunk: 16384, maxChunks: 64, workgroup: 64 },
+      { chunk: 4096, maxChunks: 64, workgroup: 32 },
+      { chunk: 4096, maxChunks: 64, workgroup: 128 },
+      { chunk: 4096, maxChunks: 64, workgroup: 256 },
+      { chunk: 1 << 30, maxChunks: 1, workgroup: 256 }, // one workgroup per group: no parallel reduction
+    ]) {
+      Object.assign(GROUP_NORM_TUNING, t);
+      const tag = ` chunk ${t.chunk > 1e6 ? 'whole' : t.chunk} wg ${t.workgroup}`;
+      results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], 'f32', true, tag, 5)));
+      results.push(...(await benchGroupNorm(device, [1, 128, 256, 256], 'f32', false, tag, 3)));
+      results.push(...(await benchGroupNorm(device, [2, 1280, 8, 8], 'f32', false, tag, 5)));
+    }
+    Object.assign(GROUP_NORM_TUNING, base);
+    const lbase = { ...LAYER_NORM_TUNING };
+    for (const t of [{ lanes: 64, rows: 1 }, { lanes: 32, rows: 2 }, { lanes: 16, rows: 4 }, { lanes: 8, rows: 8 }]) {
+      Object.assign(LAYER_NORM_TUNING, t);
+      results.push(...(await benchLayerNorm(device, [2, 4096, 320], 'f32', ` ${t.lanes}x${t.rows}`)));
+      results.push(...(await benchLayerNorm(device, [2, 77, 768], 'f32', ` ${t.lanes}x${t.rows}`)));
+    }
+    Object.assign(LAYER_NORM_TUNING, lbase);
+    writeResults('norm-tune', device, results);
+    device.dispose();
+    return;
+  }
+  for (const dtype of dtypes) {
+    results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, false, '', 5)));
+    results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, true, '', 5)));
+    results.push(...(await benchGroupNorm(device, [2, 1280, 8, 8], dtype, true, '', 5)));
+    results.push(...(await benchGroupNorm(device, vae, dtype, true, '', quick ? 3 : 2)));
+    results.push(...(await benchLayerNorm(device, [2, 4096, 320], dtype, '')));
+    results.push(...(await benchLayerNorm(device, [2, 77, 768], dtype, '')));
+  }
+  writeResults('norm', device, results);
+  device.dispose();
+}
