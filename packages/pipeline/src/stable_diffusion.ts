@@ -2,7 +2,7 @@ import { Device, ParameterError, type Tensor } from '@sd-webgpu/tensor';
 import { concat, mul, linearCombination, scale, slice } from '@sd-webgpu/kernels';
 import {
   AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
-  type ConfigOverrides, UNet2DConditionModel, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
+  type ConfigOverrides, UNet2DConditionModel, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
 } from '@sd-webgpu/models';
 import { GpuLatentBackend } from './gpu_backend';
 import { rgbaToTensorData, resizeRgba, tensorToRgba } from './image';
@@ -59,22 +59,38 @@ export class StableDiffusion {
       const configs = ckpt.configs();
       const files = await ckpt.tokenizerFiles();
       const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
-      const te = await ckpt.loadComponent('text_encoder', device, dtype);
-      const textEncoder = new ClipTextModel(rootScope(te).pp('text_model'), configs.textEncoder);
-      te.finish();
-      const un = await ckpt.loadComponent('unet', device, dtype);
-      const unet = new UNet2DConditionModel(rootScope(un), configs.unet);
-      un.finish();
-      const va = await ckpt.loadComponent('vae', device, dtype);
-      const vae = new AutoencoderKL(rootScope(va), configs.vae);
-      va.finish();
-      return new StableDiffusion(device, configs, tokenizer, textEncoder, unet, vae, !opts.device);
+      const stores = {
+        textEncoder: await ckpt.loadComponent('text_encoder', device, dtype),
+        unet: await ckpt.loadComponent('unet', device, dtype),
+        vae: await ckpt.loadComponent('vae', device, dtype),
+      };
+      return StableDiffusion.fromWeights({ device, configs, tokenizer, stores, ownsDevice: !opts.device });
     } catch (e) {
       if (!opts.device) device.dispose();
       throw e;
     } finally {
       await ckpt?.close();
     }
+  }
+
+  /**
+   * Builds the model from weight stores (a checkpoint's components, or `RandomStore`s for benchmarks at full size),
+   * with strict accounting: a store key no module took throws `UnusedWeightsError`.
+   */
+  static async fromWeights(w: {
+    device: Device;
+    configs: ModelConfigs;
+    stores: { textEncoder: WeightStore; unet: WeightStore; vae: WeightStore };
+    tokenizer?: ClipTokenizer;
+    ownsDevice?: boolean;
+  }): Promise<StableDiffusion> {
+    const { stores, configs } = w;
+    const tokenizer = w.tokenizer ?? (await loadDefaultTokenizer());
+    const textEncoder = new ClipTextModel(rootScope(stores.textEncoder).pp('text_model'), configs.textEncoder);
+    const unet = new UNet2DConditionModel(rootScope(stores.unet), configs.unet);
+    const vae = new AutoencoderKL(rootScope(stores.vae), configs.vae);
+    for (const s of Object.values(stores)) s.finish();
+    return new StableDiffusion(w.device, configs, tokenizer, textEncoder, unet, vae, w.ownsDevice ?? false);
   }
 
   /** Text to image. */
