@@ -1,4 +1,4 @@
-// `npm run bench -- vae [--size 8] [--dtype f32|f16] [--no-encode] [--warmup 1] [--iters 1] [--write]`: one VAE decode
+// `npm run bench -- vae [--size 8] [--dtype f32|f16] [--no-encode] [--warmup 1|0] [--iters 1] [--write]`: one VAE decode
 // of a `size`x`size` latent (8 → 64 px images, 64 → 512 px) with the full SD 1.5 config and random weights, then one
 // encode of an image of that output size. Prints the time and the pool's peak live bytes of each.
 import { Device, ParameterError } from '@sd-webgpu/tensor';
@@ -10,17 +10,17 @@ import { type BenchResult, benchCases, writeResults } from './harness';
 
 const MiB = 2 ** 20;
 
-function intFlag(args: Record<string, string | true>, name: string, fallback: number): number {
+function intFlag(args: Record<string, string | true>, name: string, fallback: number, min = 1): number {
   const v = args[name];
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (v === true || !Number.isInteger(n) || n < 1) throw new ParameterError('bench vae', `--${name}`, `must be a positive integer, got ${String(v)}`);
+  if (v === true || !Number.isInteger(n) || n < min) throw new ParameterError('bench vae', `--${name}`, `must be an integer ≥ ${min}, got ${String(v)}`);
   return n;
 }
 
 export async function main(args: Record<string, string | true>): Promise<void> {
   const size = intFlag(args, 'size', 8);
-  const warmup = intFlag(args, 'warmup', 1);
+  const warmup = intFlag(args, 'warmup', 1, 0); // 0: time the first run, pipeline compilation included
   const iters = intFlag(args, 'iters', 1);
   const requested = args.dtype ?? 'f32';
   if (requested !== 'f16' && requested !== 'f32') throw new ParameterError('bench vae', '--dtype', `must be f16 or f32, got ${String(requested)}`);

@@ -10,7 +10,7 @@ import { openCheckpoint } from '../../../packages/models/src/checkpoint';
 import { AutoencoderKL } from '../../../packages/models/src/vae/vae';
 import { rootScope } from '../../../packages/models/src/weights/scope';
 import type { WeightDType } from '../../../packages/models/src/weights/store';
-import { testDevice } from '../../helpers/device';
+import { createDevice, testDevice } from '../../helpers/device';
 import { type FixtureCase, asFloat32, expectClose, fixturePath, loadCase } from '../../helpers/fixtures';
 import { TapRecorder, errorScale, upload } from '../unet/helpers';
 
@@ -221,6 +221,26 @@ describe('tiny VAE in f16', () => {
       compareRun(c, run, F16_TOLERANCE, `${name} f16`, { acts: false });
     });
   }
+});
+
+describe('tiny VAE with a 256 KiB binding limit', () => {
+  it('splits the large tensors (up to 1 MiB here) and still meets the references (decode 8x8, encode 64x64)', async () => {
+    const dev = await createDevice({ maxStorageBufferBindingSize: 256 << 10 });
+    try {
+      const ckpt = await openCheckpoint(fixturePath('models/tiny-sd'));
+      const store = await ckpt.loadComponent('vae', dev, 'f32');
+      const vae = new AutoencoderKL(rootScope(store), ckpt.configs().vae);
+      store.finish();
+      await ckpt.close();
+      const dc = await loadCase('models/vae_decode_8x8');
+      const ec = await loadCase('models/vae_encode_64x64');
+      compareRun(dc, await runDecode(dev, vae, dc, 'f32'), F32_TOLERANCE, 'vae_decode_8x8 split', { acts: false });
+      compareRun(ec, await runEncode(dev, vae, ec, 'f32', false), F32_TOLERANCE, 'vae_encode_64x64 split', { acts: false });
+      vae.dispose();
+    } finally {
+      dev.dispose();
+    }
+  });
 });
 
 describe('AutoencoderKL input checks', () => {

@@ -4,9 +4,6 @@ import { Linear } from '../nn/linear';
 import { GroupNorm } from '../nn/norm';
 import type { WeightScope } from '../weights/scope';
 
-/** The VAE attention's GroupNorm eps (diffusers passes the VAE's resnet eps, 1e-6, for every SD 1.x VAE). */
-export const VAE_NORM_EPS = 1e-6;
-
 export interface VaeAttentionOptions {
   channels: number;
   /** GroupNorm groups (SD: 32). */

@@ -3,6 +3,9 @@ import { ResnetBlock2D } from '../unet/resnet';
 import type { WeightScope } from '../weights/scope';
 import { VaeAttention } from './attention';
 
+/** GroupNorm eps of every VAE norm (diffusers hard-codes 1e-6 in the VAE's Encoder and Decoder blocks). */
+export const VAE_NORM_EPS = 1e-6;
+
 /** What every VAE block shares: GroupNorm groups and eps (SD 1.x: 32 and 1e-6). */
 export interface VaeBlockOptions {
   groups: number;

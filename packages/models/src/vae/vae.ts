@@ -4,10 +4,9 @@ import type { VaeConfig } from '../configs';
 import { Conv2d } from '../nn/conv';
 import { disposeModule, parameterCount } from '../nn/module';
 import type { WeightScope } from '../weights/scope';
-import { VAE_NORM_EPS } from './attention';
 import { Decoder } from './decoder';
 import { Encoder } from './encoder';
-import type { Taps } from './mid_block';
+import { type Taps, VAE_NORM_EPS } from './mid_block';
 import { type Posterior, diagonalGaussian } from './posterior';
 
 /** Prefixes tap names with a module path (`conv_in` → `encoder.conv_in`). */
