@@ -61,6 +61,28 @@ export async function loadDefaultTokenizer(source: DefaultTokenizerSource = {}):
   } catch (e) {
     throw new TokenizerLoadError(String(source.url), `not a valid URL (${(e as Error).message})`);
   }
-  const bytes = url.protocol === 'file:' && isNode() ? await readFileUrl(url) : await fetchBytes(url, source.fetch);
-  return ClipTokenizer.fromBpeGz(bytes);
+  if (url.protocol === 'file:' && isNode()) {
+    const bytes = await readFileUrl(url).catch(async (e: unknown) => {
+      // A bundle (e.g. dist/ or the CLI's esbuild output) moved this module: find the asset through the package.
+      const packaged = source.url === undefined ? await packagedAssetUrl() : null;
+      if (!packaged) throw e;
+      return readFileUrl(packaged);
+    });
+    return ClipTokenizer.fromBpeGz(bytes);
+  }
+  return ClipTokenizer.fromBpeGz(await fetchBytes(url, source.fetch));
+}
+
+/** The asset resolved through Node's module resolution of `@sd-webgpu/models` (null when not resolvable). */
+async function packagedAssetUrl(): Promise<URL | null> {
+  const moduleId = 'node:module';
+  const urlId = 'node:url';
+  try {
+    const { createRequire } = (await import(/* @vite-ignore */ moduleId)) as typeof import('node:module');
+    const { pathToFileURL } = (await import(/* @vite-ignore */ urlId)) as typeof import('node:url');
+    const path = createRequire(import.meta.url).resolve('@sd-webgpu/models/assets/bpe_simple_vocab_16e6.txt.gz');
+    return pathToFileURL(path);
+  } catch {
+    return null;
+  }
 }
