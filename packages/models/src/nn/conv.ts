@@ -1,9 +1,9 @@
 import { type Tensor, ParameterError } from '@sd-webgpu/tensor';
-import { conv2d, linear } from '@sd-webgpu/kernels';
+import { type Conv2dPadding as SidePadding, conv2d, linear } from '@sd-webgpu/kernels';
 import type { WeightScope } from '../weights/scope';
 
 /** Zero padding of a conv: one number for all sides, or `[top, bottom, left, right]` (VAE downsampling: [0, 1, 0, 1]). */
-export type Conv2dPadding = number | readonly [number, number, number, number];
+export type Conv2dPadding = number | SidePadding;
 
 export interface Conv2dOptions {
   stride?: 1 | 2;
@@ -37,8 +37,7 @@ export class Conv2d {
 
   /** x `[N, in, H, W]` → `[N, out, H', W']`. */
   forward(x: Tensor): Tensor {
-    const padding = typeof this.padding === 'number' ? this.padding : ([...this.padding] as [number, number, number, number]);
-    return conv2d(x, this.weight, this.bias ?? undefined, { stride: this.stride, padding });
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
   }
 
   /**
