@@ -6,6 +6,7 @@ const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/inde
 export default defineConfig({
   resolve: {
     alias: {
+      '@sd-webgpu/pipeline/node': fileURLToPath(new URL('./packages/pipeline/src/node.ts', import.meta.url)),
       '@sd-webgpu/tensor': pkg('tensor'),
       '@sd-webgpu/kernels': pkg('kernels'),
       '@sd-webgpu/models': pkg('models'),

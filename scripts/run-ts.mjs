@@ -30,6 +30,7 @@ await build({
     '@sd-webgpu/kernels': pkg('kernels'),
     '@sd-webgpu/models': pkg('models'),
     '@sd-webgpu/pipeline': pkg('pipeline'),
+    '@sd-webgpu/pipeline/node': resolve(root, 'packages/pipeline/src/node.ts'),
   },
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { encode as encodeJpeg } from 'jpeg-js';
 import { DEMO_MODEL, UsageError, img2imgSize, parseArgs } from '../../packages/pipeline/src/cli/args';
 import { EXIT, runCli } from '../../packages/pipeline/src/cli/generate';
-import { encodePng } from '../../packages/pipeline/src/image';
+import { encodePng } from '../helpers/image';
 
 let dir: string;
 let model: string;

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeImage, formatParameters, parseParameters, readPngText } from '../../packages/pipeline/src/image';
+import { decodeImage, formatParameters, parseParameters, readPngText } from '../helpers/image';
 
 const ROOT = join(import.meta.dirname, '../..');
 let dir: string;

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CliModel, EXIT, type ModelLoader, runCli } from '../../packages/pipeline/src/cli/generate';
-import { decodeImage, encodePng, formatParameters, parseParameters, readPngText } from '../../packages/pipeline/src/image';
+import { decodeImage, encodePng, formatParameters, parseParameters, readPngText } from '../helpers/image';
 import type { GenerateOptions, GeneratedImage, Img2ImgOptions } from '../../packages/pipeline/src/options';
 
 let dir: string;

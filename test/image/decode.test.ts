@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encode as encodeJpeg } from 'jpeg-js';
-import { ImageFormatError, decodeImage, describeBytes, sniffImageFormat } from '../../packages/pipeline/src/image';
+import { ImageFormatError, decodeImage, describeBytes, sniffImageFormat } from '../helpers/image';
 
 /** A smooth test picture (JPEG's DCT keeps smooth content nearly exact at high quality). */
 function smooth(width: number, height: number): Uint8Array {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import {
   decodeImage, encodePng, readPngText, rgbaToTensorData, tensorToRgba,
-} from '../../packages/pipeline/src/image';
+} from '../helpers/image';
 import { type HostTensor, fixturePath, loadCase } from '../helpers/fixtures';
 
 const cases = readdirSync(fixturePath('pipeline'))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ParametersFormatError, SAMPLER_DISPLAY_NAMES, formatParameters, parseParameters,
-} from '../../packages/pipeline/src/image';
+} from '../helpers/image';
 import { SCHEDULER_NAMES } from '../../packages/pipeline/src/schedulers';
 
 const base = {

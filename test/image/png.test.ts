@@ -3,7 +3,7 @@ import { deflateSync } from 'node:zlib';
 import { ParameterError } from '@sd-webgpu/tensor';
 import {
   ImageFormatError, crc32, decodeImage, encodePng, readPngText,
-} from '../../packages/pipeline/src/image';
+} from '../helpers/image';
 import { insertAfterIhdr, makeChunk, readChunks } from '../../packages/pipeline/src/image/png_chunks';
 
 /** Builds a PNG by hand (no pngjs) so the decoder is tested on bit depths and colour types our encoder never writes. */

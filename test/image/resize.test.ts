@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ParameterError } from '@sd-webgpu/tensor';
-import { type ResizeFilter, resizeRgba } from '../../packages/pipeline/src/image';
+import { type ResizeFilter, resizeRgba } from '../helpers/image';
 
 const make = (width: number, height: number, f: (x: number, y: number) => number[]) => {
   const data = new Uint8Array(width * height * 4);

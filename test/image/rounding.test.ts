@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { roundHalfEven, sampleToByte } from '../../packages/pipeline/src/image';
+import { roundHalfEven, sampleToByte } from '../helpers/image';
 
 describe('roundHalfEven', () => {
   it('rounds ties to even like numpy.round', () => {

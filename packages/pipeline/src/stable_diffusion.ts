@@ -5,7 +5,8 @@ import {
   type ConfigOverrides, UNet2DConditionModel, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
 } from '@sd-webgpu/models';
 import { GpuLatentBackend } from './gpu_backend';
-import { rgbaToTensorData, resizeRgba, tensorToRgba } from './image';
+import { resizeRgba } from './image/resize';
+import { rgbaToTensorData, tensorToRgba } from './image/tensor';
 import {
   type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, resolveOptions, resolveStrength,
 } from './options';

@@ -8,7 +8,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SdError } from '@sd-webgpu/tensor';
-import { describeBytes, sniffImageFormat } from '../image';
+import { describeBytes, sniffImageFormat } from '../image/node_io';
 import type { RgbaImage } from '../options';
 import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers';
 

@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { ImageFormatError, decodeImage, encodePng, formatParameters } from '../image';
+import { ImageFormatError, formatParameters } from '../image';
+import { decodeImage, encodePng } from '../image/node_io';
 import type { GenerateOptions, GeneratedImage, Img2ImgOptions, RgbaImage } from '../options';
 import { type GenerateArgs, UsageError, img2imgSize, parseArgs } from './args';
 import { ProgressBar, type ProgressStream } from './progress';

@@ -11,7 +11,7 @@
  */
 import { ParameterError } from '@sd-webgpu/tensor';
 import type { RgbaImage } from '../options';
-import { checkRgbaImage } from './png';
+import { checkRgbaImage } from './rgba';
 
 export type ResizeFilter = 'lanczos' | 'bilinear';
 

@@ -8,7 +8,7 @@
  */
 import { ShapeError } from '@sd-webgpu/tensor';
 import type { RgbaImage } from '../options';
-import { checkRgbaImage } from './png';
+import { checkRgbaImage } from './rgba';
 
 const f32 = Math.fround;
 
