@@ -45,18 +45,28 @@ export class ResnetBlock2D {
     }
     if (this.time_emb_proj && !temb) throw new ShapeError('ResnetBlock2D', 'this block is time-conditioned: temb is required');
     if (!this.time_emb_proj && temb) throw new ShapeError('ResnetBlock2D', 'this block has no time_emb_proj: pass no temb');
-    return x.device.scope(() => {
-      // 1. first half: norm1 + SiLU (fused), conv1
-      let h = this.conv1.forward(this.norm1.forward(x, { silu: true }));
-      // 2. time conditioning: [B, out] → [B, out, 1, 1], broadcast over H, W
-      if (this.time_emb_proj && temb) {
-        const t = this.time_emb_proj.forward(silu(temb));
-        h = add(h, t.reshape([t.shape[0]!, this.opts.outChannels, 1, 1]));
-      }
-      // 3. second half: norm2 + SiLU (fused), conv2 (dropout is the identity at inference)
-      h = this.conv2.forward(this.norm2.forward(h, { silu: true }));
-      // 4. residual
-      return add(this.conv_shortcut ? this.conv_shortcut.forward(x) : x, h);
-    });
+    // Each intermediate is freed as soon as the next op has consumed it (later dispatches may reuse its buffer), so a
+    // block holds at most ~3 activations at once: this bounds the VAE decoder's memory at 512².
+    const use = <T>(t: Tensor, f: (t: Tensor) => T): T => {
+      const out = f(t);
+      t.dispose();
+      return out;
+    };
+    // 1. first half: norm1 + SiLU (fused), conv1
+    let h = use(this.norm1.forward(x, { silu: true }), (n) => this.conv1.forward(n));
+    // 2. time conditioning: [B, out] → [B, out, 1, 1], broadcast over H, W
+    if (this.time_emb_proj && temb) {
+      const t = use(silu(temb), (s) => this.time_emb_proj!.forward(s));
+      const t4 = use(t, (tt) => tt.reshape([tt.shape[0]!, this.opts.outChannels, 1, 1]));
+      h = use(h, (hh) => use(t4, (tv) => add(hh, tv)));
+    }
+    // 3. second half: norm2 + SiLU (fused), conv2 (dropout is the identity at inference)
+    h = use(use(h, (hh) => this.norm2.forward(hh, { silu: true })), (n) => this.conv2.forward(n));
+    // 4. residual
+    const shortcut = this.conv_shortcut ? this.conv_shortcut.forward(x) : null;
+    const out = add(shortcut ?? x, h);
+    shortcut?.dispose();
+    h.dispose();
+    return out;
   }
 }
