@@ -123,3 +123,22 @@ describe('tensor runtime', () => {
     timer.destroy();
   });
 });
+
+describe('buffer pool', () => {
+  it('sizes exact (weight) buffers to 256 bytes and destroys them after release instead of pooling', async () => {
+    const dev = await createDevice({});
+    const before = dev.poolStats();
+    const buf = dev.pool.acquire(1000, { forUpload: true, exact: true });
+    expect(buf.size).toBe(1024);
+    expect(dev.poolStats().allocatedBytes - before.allocatedBytes).toBe(1024);
+    dev.pool.release(buf);
+    dev.flush();
+    expect(dev.poolStats().allocatedBytes).toBe(before.allocatedBytes);
+    expect(dev.poolStats().freeBytes).toBe(before.freeBytes);
+    // bucketed buffers waste at most 25 % above 1 MiB
+    const big = dev.pool.acquire(5 * 2 ** 20 + 1);
+    expect(big.size).toBeLessThanOrEqual(1.25 * (5 * 2 ** 20 + 1));
+    dev.pool.release(big);
+    dev.dispose();
+  });
+});

@@ -7,6 +7,9 @@
  * them at once (later dispatches in the same encoder are ordered after earlier ones), but host uploads must not
  * (a queue.writeBuffer would land before the pending reads), so `acquire(size, {forUpload: true})` skips them.
  * `onSubmit()` moves pending buffers to the free lists.
+ *
+ * Long-lived tensors (model weights) ask for `exact` buffers: sized to the 256-byte multiple instead of a bucket (no
+ * up-to-25 % bucket waste on gigabytes of weights), never pooled, destroyed after the submit that follows release.
  */
 export interface PoolStats {
   /** Bytes (bucket sizes) held by live tensors. */
@@ -48,6 +51,8 @@ export class BufferPool {
   /** Free buffers in release order, for evicting the oldest. */
   readonly #freeOrder: GPUBuffer[] = [];
   #pending: GPUBuffer[] = [];
+  #pendingDestroy: GPUBuffer[] = [];
+  readonly #exact = new WeakSet<GPUBuffer>();
   readonly #sizes = new WeakMap<GPUBuffer, number>();
   readonly #stats: PoolStats = {
     liveBytes: 0, peakLiveBytes: 0, freeBytes: 0, allocatedBytes: 0, peakAllocatedBytes: 0,
@@ -69,15 +74,16 @@ export class BufferPool {
     this.#stats.peakAllocatedBytes = this.#stats.allocatedBytes;
   }
 
-  acquire(bytes: number, opts: { forUpload?: boolean } = {}): GPUBuffer {
-    const size = bucketSize(bytes);
+  acquire(bytes: number, opts: { forUpload?: boolean; exact?: boolean } = {}): GPUBuffer {
+    const size = opts.exact ? Math.max(256, Math.ceil(bytes / 256) * 256) : bucketSize(bytes);
     const s = this.#stats;
-    let buf = this.#takeFree(size);
-    if (!buf && !opts.forUpload) buf = this.#takePending(size);
+    let buf = opts.exact ? undefined : this.#takeFree(size);
+    if (!buf && !opts.forUpload && !opts.exact) buf = this.#takePending(size);
     if (buf) s.reuses++;
     else {
-      buf = this.#device.createBuffer({ size, usage: this.#usage, label: `pool:${size}` });
+      buf = this.#device.createBuffer({ size, usage: this.#usage, label: `${opts.exact ? 'exact' : 'pool'}:${size}` });
       this.#sizes.set(buf, size);
+      if (opts.exact) this.#exact.add(buf);
       s.allocations++;
       s.allocatedBytes += size;
       s.peakAllocatedBytes = Math.max(s.peakAllocatedBytes, s.allocatedBytes);
@@ -92,7 +98,7 @@ export class BufferPool {
     const size = this.#sizes.get(buf);
     if (size === undefined) throw new Error('BufferPool.release: buffer not from this pool');
     this.#stats.liveBytes -= size;
-    this.#pending.push(buf);
+    (this.#exact.has(buf) ? this.#pendingDestroy : this.#pending).push(buf);
   }
 
   /** Called by the device right after a queue submit. */
@@ -100,6 +106,11 @@ export class BufferPool {
     const pending = this.#pending;
     this.#pending = [];
     for (const buf of pending) this.#putFree(buf);
+    for (const buf of this.#pendingDestroy) {
+      this.#stats.allocatedBytes -= this.#sizes.get(buf)!;
+      buf.destroy();
+    }
+    this.#pendingDestroy = [];
     this.#evict();
   }
 

@@ -100,7 +100,7 @@ export class RandomStore implements WeightStore {
     const dev = this.#device;
     const n = numel(shape);
     const bytes = n * BYTES_PER_ELEMENT[this.dtype];
-    const buffer = dev.pool.acquire(bytes, { forUpload: true });
+    const buffer = dev.pool.acquire(bytes, { forUpload: true, exact: true });
     const tensor = new Tensor(new Storage(dev, buffer, bytes), shape, this.dtype);
     const [lo, hi] = range(key, shape);
     const f16 = this.dtype === 'f16';

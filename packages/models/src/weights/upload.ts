@@ -105,7 +105,7 @@ export async function uploadTensor(
   if (bytes > device.limits.maxBufferSize) {
     throw new LimitError(where, `${bytes} bytes exceed the device's maxBufferSize of ${device.limits.maxBufferSize}`);
   }
-  const buffer = device.pool.acquire(bytes, { forUpload: true });
+  const buffer = device.pool.acquire(bytes, { forUpload: true, exact: true });
   const tensor = new Tensor(new Storage(device, buffer, bytes), item.shape, dtype);
   const srcSize = DTYPE_SIZES[info.dtype];
   const dstSize = BYTES_PER_ELEMENT[dtype];
