@@ -13,7 +13,7 @@ import { broadcastBatch, planMatmul, type BatchDim, type PlannedDispatch } from 
 import { chooseTile, type MatmulLayout } from './matmul/tiles';
 import { type MatmulMode, type MatmulVariant, matmulKernel, tileOf } from './matmul/wgsl';
 
-export { type MatmulMode, type MatmulVariant, matmulKernel, variantName } from './matmul/wgsl';
+export { type MatmulMode, type MatmulVariant, matmulKernel, variantName as matmulVariantName } from './matmul/wgsl';
 
 /** Overrides the tile-table choice (benchmarks and tests). */
 export interface MatmulTile {
@@ -77,6 +77,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const bias = opts.bias;
   if (bias) {
     if (bias.dtype !== a.dtype) throw new UnsupportedError(op, `bias dtype ${bias.dtype} differs from operands' ${a.dtype}`);
+    if (bias.device !== a.device) throw new UnsupportedError(op, 'bias lives on another device than the operands');
     if (bias.rank !== 1 || bias.shape[0] !== N) {
       throw new ShapeError(op, `bias must be [${N}] (got ${shapeStr(bias.shape)})`, [a.shape, b.shape, bias.shape]);
     }
@@ -90,7 +91,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     batch = [];
   }
   const y = a.device.empty([...outBatch, M, N], a.dtype);
-  record(a, b, y, bias, { M: rows, N, K, transB, batch }, opts.tile);
+  try {
+    record(a, b, y, bias, { M: rows, N, K, transB, batch }, opts.tile);
+  } catch (e) {
+    y.dispose();
+    throw e;
+  }
   return y;
 }
 

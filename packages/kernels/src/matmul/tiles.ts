@@ -1,7 +1,7 @@
 /**
  * Tile choice for matmul: a small table of candidate (rows, cols) per kernel mode and layout, each with a relative
- * cost per multiply-add measured by `npm run bench -- matmul --tiles` (see bench/matmul.ts and the numbers in its
- * header). The pick minimises cost × padded work, so small M or N prefer smaller tiles that waste less.
+ * cost per multiply-add measured by `npm run bench -- matmul --tiles` (the measurements are quoted below). The pick
+ * minimises cost × padded work, so a small M or N prefers a smaller tile that wastes less.
  */
 import type { MatmulMode } from './wgsl';
 
@@ -28,6 +28,7 @@ const SUBGROUP: Readonly<Record<MatmulLayout, readonly TileCandidate[]>> = {
     { rows: 32, cols: 4, cost: 1.0 },
     { rows: 24, cols: 4, cost: 1.04 },
     { rows: 16, cols: 4, cost: 1.09 },
+    { rows: 32, cols: 2, cost: 1.23 },
     { rows: 8, cols: 4, cost: 1.45 },
   ],
   n4: [
