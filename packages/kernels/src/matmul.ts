@@ -7,6 +7,7 @@
  * ./matmul/plan.ts splits operands larger than one storage binding into aligned windows.
  */
 import {
+  debugLog,
   BYTES_PER_ELEMENT, type Device, type Tensor, ShapeError, UnsupportedError, checkFloat, shapeStr,
 } from '@sd-webgpu/tensor';
 import { broadcastBatch, planMatmul, type BatchDim, type PlannedDispatch } from './matmul/plan';
@@ -159,6 +160,7 @@ function record(a: Tensor, b: Tensor, y: Tensor, bias: Tensor | undefined, g: Ge
       maxGroups: device.limits.maxComputeWorkgroupsPerDimension,
     },
   );
+  if (plan.length > 1) debugLog('matmul', () => `[${g.M}x${g.K}]·[${g.K}x${g.N}] split into ${plan.length} dispatches (binding limit)`);
   for (const d of plan) dispatch(device, { ...base, bias: !!d.bias, accumulate: d.accumulate }, d, a, b, y, bias);
 }
 

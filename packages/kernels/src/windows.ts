@@ -6,7 +6,7 @@
  * 16 bytes so that vec4 loads stay aligned). A tensor that fits is bound by one window over its used range, so the
  * common case is one box and one dispatch.
  */
-import { BYTES_PER_ELEMENT, type BufferWindow, type Device, LimitError, type Tensor } from '@sd-webgpu/tensor';
+import { BYTES_PER_ELEMENT, type BufferWindow, type Device, LimitError, type Tensor, debugLog } from '@sd-webgpu/tensor';
 
 /** A bound range of an operand. `start` is the element index of the window's first element. */
 export interface Window {
@@ -100,6 +100,7 @@ export function splitBoxes(
     second.size[best]! -= cut;
     stack.push(second, first);
   }
+  if (out.length > 1) debugLog(op, () => `[${shape.join(',')}] split into ${out.length} windows (binding limit ${limit} bytes)`);
   return out;
 }
 

@@ -6,3 +6,4 @@ export { type Binding, type BufferWindow, type RunArgs } from './recorder';
 export { Tensor, Storage, numel } from './tensor';
 export { Device, type DeviceOptions, type DeviceLimits, type DeviceFeatures } from './device';
 export { GpuTimer } from './timer';
+export { setDebug, debugEnabled, debugLog } from './log';
