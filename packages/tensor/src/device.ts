@@ -1,6 +1,7 @@
 import { type DType, BYTES_PER_ELEMENT } from './dtype';
 import { DisposedTensorError, GpuError, ShaderCompileError, UnsupportedError } from './errors';
 import type { Kernel } from './kernel';
+import { debugLog } from './log';
 import { PipelineCache } from './pipelines';
 import { BufferPool, type PoolStats } from './pool';
 import { StagingPool } from './readback';
@@ -163,7 +164,11 @@ export class Device {
 
   /** The float dtype to use for a request: f16 falls back to f32 where `shader-f16` is missing. */
   floatType(requested: 'f32' | 'f16'): 'f32' | 'f16' {
-    return requested === 'f16' && !this.features.f16 ? 'f32' : requested;
+    if (requested === 'f16' && !this.features.f16) {
+      debugLog('device', 'f16 requested but the adapter has no shader-f16: using f32');
+      return 'f32';
+    }
+    return requested;
   }
 
   // --- tensors ---
