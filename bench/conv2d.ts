@@ -1,4 +1,4 @@
-// `npm run bench -- conv2d [--quick] [--dtype f32|f16] [--tiles] [--baseline]`
+// `npm run bench -- conv2d [--quick] [--dtype f32|f16] [--tiles [--only <shape name part>]] [--baseline]`
 //
 // conv2d at SD 1.5 shapes: the UNet's 3x3 convs (320 ch at 64x64, 640 at 32x32, 1280 at 16x16 and 8x8, batch 2 for
 // classifier-free guidance), the downsample (3x3 s2), the 1x1 proj_in/conv_shortcut, and the VAE decoder's 3x3 convs
@@ -8,14 +8,24 @@
 //   the same shapes. --tiles compares tile shapes side by side in interleaved rounds (min of the rounds: the machine
 //   is shared), the data behind packages/kernels/src/conv2d/tiles.ts.
 //
-// Measured on lavapipe (2 shared vCPUs, Sapphire Rapids, LLVM 15; load from other jobs, so ±40 %):
-//   tiles (tileY x tileX x vec → GFLOP/s, min of 4 rounds), 3x3 320→320 at 32x32: 1x16x1 6.3–11.4, 1x8x2 5.3,
-//   1x16x2 4.4, 1x32x1 3.6, 1x8x1 2.9, 2x8x1 4.2, 3x8x1 4.6; a 2-row tile gave nothing (uniform loads are cheap).
-//   1280→1280 at 8x8: 1x8x2 3.6–4.1 vs 1x8x1 1.6–1.7. 1x1 320→320 at 64x64: 1x16x2 4.5, 1x16x1 2.1, 1x8x4 2.2.
-//   Lanes over pixels with uniform weights (the matmul layout turned around) peaked at 4.5; a lane per single
-//   channel at 5.0; weights transposed to [K, O] for vec4 loads were within noise of the native layout (no repack).
+// Measured on lavapipe (2 shared vCPUs, Sapphire Rapids, Mesa 25 / LLVM 15), f32, "cpu" GFLOP/s (FLOPs per CPU
+// second of this process / cores: steadier than elapsed time while other jobs share the machine):
+//   before (--baseline, naive kernel)  3x3 640@32x32 0.72, 3x3 1280@8x8 0.80, 1x1 320@64x64 0.37
+//   after  (default run, batch 2)      3x3 320@64x64 11.9 (f16 13.0), 640@32x32 7.4–10 (11.2), 1280@16x16 8.7–9.4
+//                                      (9.8), 1280@8x8 6.9–9.3 (9.7), down s2 8.9, 1x1 9.4, VAE 512@64x64 9.7–11,
+//                                      VAE 128@256x256 9.1–11.3: 10–30x the naive kernel.
+//   --tiles (channel-lane kernel, tileY x tileX x vec): 320@32x32 1x16x1 12.7, 1x8x2 12.7, 2x8x1 12.5, 1x12x1 10.2,
+//     1x16x2 8.1 (spills); 1280@8x8 1x16x1 4.7 (half the tile idle), 1x8x2 7.9, 2x8x1 8.2; 3x3 s2 1x16x1 5.6,
+//     1x8x2 9.3; 1x1 320@64x64 pointwise 16x2 11.4, 8x4 11.2, 12x2 10.7, channel-lane 1x16x2 10.0.
+//   Packing a 1280x1280x3x3 weight on the fly costs ~45 ms (~17 % of a batch-1 conv at 8x8): pack once at load.
+//   Design experiments (same machine): lanes over pixels with uniform weights (matmul's layout turned around) 4.5 on
+//   3x3; a lane per scalar channel 5.0; unrolling the kernel-row or input-channel loop 2x slower (code size);
+//   unrolled epilogue stores made compiles 4–20x slower (now a rolled loop: 3–4 s per variant, cached by Mesa).
+import { availableParallelism } from 'node:os';
 import { Device, type Kernel, type Tensor } from '@sd-webgpu/tensor';
-import { type Conv2dOptions, type Conv2dTile, conv2d, conv2dFlops, conv2dOutputShape } from '../packages/kernels/src/conv2d';
+import {
+  type Conv2dOptions, type Conv2dTile, conv2d, conv2dFlops, conv2dOutputShape, conv2dPackWeight,
+} from '../packages/kernels/src/conv2d';
 import { type BenchResult, benchCases, writeResults } from './harness';
 
 interface Shape {
@@ -43,6 +53,7 @@ function shapes(batch: number, quick: boolean): Shape[] {
   return quick ? all.filter((s) => /1280 8x8|640 32x32|1x1 320 64|vae 3x3 512/.test(s.name)) : all;
 }
 
+const CORES = availableParallelism();
 const fill = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + k) * 0.5);
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -106,34 +117,43 @@ function runNaive(device: Device, s: Shape, x: Tensor, w: Tensor, b: Tensor): vo
   });
 }
 
-/** Interleaved rounds of one run per variant; returns the minimum ms per variant. */
-async function rounds(device: Device, fns: (() => void)[], count: number): Promise<number[]> {
+/**
+ * Interleaved rounds of one run per variant. Returns per variant the minimum GPU ms and the minimum CPU ms of the
+ * process divided by the core count: lavapipe runs on this process's threads, so CPU time is much less disturbed by
+ * other jobs on the shared machine than elapsed time.
+ */
+async function rounds(device: Device, fns: (() => void)[], count: number): Promise<{ ms: number[]; cpu: number[] }> {
   for (const f of fns) device.scope(f);
   await device.sync();
-  const best = fns.map(() => Infinity);
+  const ms = fns.map(() => Infinity);
+  const cpu = fns.map(() => Infinity);
   for (let r = 0; r < count; r++) {
     for (let i = 0; i < fns.length; i++) {
       const timer = device.timer();
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       timer?.begin();
       device.scope(fns[i]!);
       timer?.end();
       await device.sync();
-      const ms = timer ? await timer.ms() : performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      ms[i] = Math.min(ms[i]!, timer ? await timer.ms() : performance.now() - t0);
+      cpu[i] = Math.min(cpu[i]!, (c.user + c.system) / 1000 / CORES);
       timer?.destroy();
-      best[i] = Math.min(best[i]!, ms);
     }
   }
-  return best;
+  return { ms, cpu };
 }
 
 async function compare(device: Device, label: string, s: Shape, variants: [string, () => void][], count: number) {
-  const ms = await rounds(device, variants.map(([, f]) => f), count);
+  const { ms, cpu } = await rounds(device, variants.map(([, f]) => f), count);
   const flops = conv2dFlops(s.x, s.w, s.opts);
   return variants.map(([name], i) => {
     const gflops = flops / ms[i]! / 1e6;
-    console.log(`${label} ${s.name} [${s.x.join('x')}] ${name}`.padEnd(70), `${ms[i]!.toFixed(1).padStart(9)} ms`, `${gflops.toFixed(2).padStart(6)} GFLOP/s`);
-    return { name: `${s.name} ${name}`, ms: ms[i]!, gflops };
+    const cpuGflops = flops / cpu[i]! / 1e6;
+    console.log(`${label} ${s.name} [${s.x.join('x')}] ${name}`.padEnd(72), `${ms[i]!.toFixed(1).padStart(9)} ms`,
+      `${gflops.toFixed(2).padStart(6)} GFLOP/s   cpu ${cpuGflops.toFixed(2).padStart(6)}`);
+    return { name: `${s.name} ${name}`, ms: ms[i]!, gflops, cpuGflops };
   });
 }
 
@@ -144,21 +164,33 @@ export async function main(args: Record<string, string | true>): Promise<void> {
   const out: unknown[] = [];
 
   if (args.tiles) {
-    const cand: Record<string, Conv2dTile[]> = {
-      '3x3': [{ tileY: 1, tileX: 16, vec: 1 }, { tileY: 1, tileX: 8, vec: 2 }, { tileY: 2, tileX: 8, vec: 1 }, { tileY: 1, tileX: 12, vec: 1 }],
-      '1x1': [{ tileY: 1, tileX: 16, vec: 2 }, { tileY: 1, tileX: 16, vec: 1 }, { tileY: 1, tileX: 8, vec: 4 }, { tileY: 1, tileX: 32, vec: 1 }],
-    };
+    const tiles: Conv2dTile[] = [
+      { tileY: 1, tileX: 16, vec: 1 }, { tileY: 1, tileX: 8, vec: 2 }, { tileY: 2, tileX: 8, vec: 1 },
+      { tileY: 1, tileX: 12, vec: 1 }, { tileY: 1, tileX: 16, vec: 2 },
+    ];
+    const pointwise = [{ rows: 16, vec: 2 }, { rows: 12, vec: 2 }, { rows: 8, vec: 4 }, { rows: 32, vec: 1 }];
+    const only = typeof args.only === 'string' ? args.only : '';
     const tuneShapes: Shape[] = [
       { name: '3x3 320 32x32', x: [1, 320, 32, 32], w: [320, 320, 3, 3], opts: { padding: 1 } },
       { name: '3x3 1280 8x8', x: [1, 1280, 8, 8], w: [1280, 1280, 3, 3], opts: { padding: 1 } },
+      { name: '3x3 s2 320 64->32', x: [1, 320, 64, 64], w: [320, 320, 3, 3], opts: { stride: 2, padding: 1 } },
       { name: '1x1 320 64x64', x: [1, 320, 64, 64], w: [320, 320, 1, 1], opts: {} },
     ];
-    for (const s of tuneShapes) {
+    for (const s of tuneShapes.filter((t) => t.name.includes(only))) {
       const [x, w, b] = tensors(device, s, 'f32');
-      const list = cand[s.w[2] === 1 ? '1x1' : '3x3']!;
-      out.push(...await compare(device, 'tiles', s, list.map((t) => [`${t.tileY}x${t.tileX}x${t.vec}`, () => {
+      const variants: [string, () => void][] = tiles.map((t) => [`channel-lane ${t.tileY}x${t.tileX}x${t.vec}`, () => {
         conv2d(x, w, b, { ...s.opts, tile: t });
-      }]), quick ? 2 : 4));
+      }]);
+      if (s.w[2] === 1) {
+        variants.push(...pointwise.map((p): [string, () => void] => [`pointwise ${p.rows}x${p.vec}`, () => {
+          conv2d(x, w, b, { ...s.opts, pointwiseTile: p });
+        }]));
+      } else {
+        const packed = conv2dPackWeight(w);
+        variants.push(['default, prepacked weight', () => { conv2d(x, packed, b, s.opts); }]);
+        variants.push(['pack only', () => { conv2dPackWeight(w).tensor.dispose(); }]);
+      }
+      out.push(...await compare(device, 'tiles', s, variants, quick ? 2 : 3));
       for (const t of [x, w, b]) t.dispose();
     }
     writeResults('conv2d-tiles', device, out);
@@ -182,15 +214,23 @@ export async function main(args: Record<string, string | true>): Promise<void> {
     return;
   }
 
-  const results: BenchResult[] = [];
+  // The harness times each case on the GPU; the CPU time of the process over the timed runs (compiles done by a
+  // run beforehand) is printed beside it as the steadier figure on a shared machine.
+  const results: (BenchResult & { cpuGflops: number })[] = [];
+  const iters = quick ? 1 : 2;
   for (const dtype of dtypes) {
     for (const s of shapes(quick ? 1 : 2, quick)) {
       const [x, w, b] = tensors(device, s, dtype);
-      results.push(...await benchCases(device, [{
-        name: `conv2d ${s.name} n${s.x[0]} ${dtype}`,
-        flops: conv2dFlops(s.x, s.w, s.opts),
-        run: () => { conv2d(x, w, b, s.opts); },
-      }], { warmup: 1, iters: quick ? 1 : 2 }));
+      const run = () => { conv2d(x, w, b, s.opts); };
+      device.scope(run);
+      await device.sync();
+      const c0 = process.cpuUsage();
+      const flops = conv2dFlops(s.x, s.w, s.opts);
+      const [r] = await benchCases(device, [{ name: `conv2d ${s.name} n${s.x[0]} ${dtype}`, flops, run }], { warmup: 0, iters });
+      const c = process.cpuUsage(c0);
+      const cpuGflops = flops / ((c.user + c.system) / 1000 / CORES / iters) / 1e6;
+      console.log(`${''.padEnd(44)} cpu ${cpuGflops.toFixed(2)} GFLOP/s`);
+      results.push({ ...r!, cpuGflops });
       for (const t of [x, w, b]) t.dispose();
     }
   }

@@ -3,7 +3,8 @@ import {
   type Device, LimitError, ParameterError, ShapeError, UnsupportedError, roundToF16,
 } from '@sd-webgpu/tensor';
 import {
-  type Conv2dOptions, type Conv2dTile, conv2d, conv2dKernel, conv2dOutputShape, planConv2d,
+  type Conv2dOptions, type Conv2dTile, conv2d, conv2dKernel, conv2dOutputShape, conv2dPackWeight, conv2dPointwiseKernel,
+  planConv2d,
 } from '../../packages/kernels/src/conv2d';
 import { conv2dRef } from '../../packages/kernels/src/reference/conv2d';
 import { createDevice, testDevice } from '../helpers/device';
@@ -21,7 +22,11 @@ function rand(n: number, seed: number): Float32Array {
 }
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const maxAbs = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (m: number, v) => Math.max(m, Math.abs(v as number)), 0) as number;
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
 
 interface Case {
   x: number[];
@@ -29,6 +34,8 @@ interface Case {
   opts: Conv2dOptions;
   bias?: boolean;
   tile?: Conv2dTile;
+  /** Pass the weight packed by conv2dPackWeight. */
+  prepack?: boolean;
 }
 
 /** Runs conv2d on random data in `dtype` and returns the GPU result with the f64 reference of the same inputs. */
@@ -41,11 +48,12 @@ async function runCase(dev: Device, c: Case, dtype: 'f32' | 'f16', seed: number)
   const tx = dev.tensor(x, c.x, dtype);
   const tw = dev.tensor(w, c.w, dtype);
   const tb = b ? dev.tensor(b, [c.w[0]!], dtype) : null;
-  const y = conv2d(tx, tw, tb, { ...c.opts, tile: c.tile });
+  const packed = c.prepack ? conv2dPackWeight(tw) : null;
+  const y = conv2d(tx, packed ?? tw, tb, { ...c.opts, tile: c.tile });
   const got = await y.float32();
   const want = conv2dRef(x, c.x, w, c.w, b, c.opts);
   expect(y.shape).toEqual(want.shape);
-  for (const t of [tx, tw, tb, y]) t?.dispose();
+  for (const t of [tx, tw, tb, y, packed?.tensor]) t?.dispose();
   return { got, want: want.data, shape: want.shape };
 }
 
@@ -73,10 +81,14 @@ describe('conv2d vs CPU reference', () => {
     ['3x3 s2 vae pad 1x8x33x34 -> 12', { x: [1, 8, 33, 34], w: [12, 8, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] } }],
     ['3x3 s1 pad [2,0,1,3] no bias', { x: [2, 3, 5, 6], w: [6, 3, 3, 3], opts: { padding: [2, 0, 1, 3] }, bias: false }],
     ['1x1 2x7x5x3 -> 9', { x: [2, 7, 5, 3], w: [9, 7, 1, 1], opts: {} }],
-    ['1x1 1x70x9x9 -> 67 no bias', { x: [1, 70, 9, 9], w: [67, 70, 1, 1], opts: {}, bias: false }],
+    ['1x1 1x70x9x9 -> 67 no bias (flat path)', { x: [1, 70, 9, 9], w: [67, 70, 1, 1], opts: {}, bias: false }],
+    ['1x1 pointwise 2x37x6x6 -> 21', { x: [2, 37, 6, 6], w: [21, 37, 1, 1], opts: {} }],
+    ['1x1 pointwise 1x5x4x25 -> 3 prepacked', { x: [1, 5, 4, 25], w: [3, 5, 1, 1], opts: {}, prepack: true }],
+    ['3x3 s1 p1 prepacked 2x9x10x12 -> 11', { x: [2, 9, 10, 12], w: [11, 9, 3, 3], opts: { padding: 1 }, prepack: true }],
     ['1x1 s2 p1 (generic path)', { x: [1, 5, 7, 6], w: [4, 5, 1, 1], opts: { stride: 2, padding: 1 } }],
     ['1x3 and 5x5 kernels', { x: [1, 3, 9, 10], w: [5, 3, 1, 3], opts: { padding: [0, 0, 1, 1] } }],
     ['5x5 s2 p2', { x: [2, 4, 11, 12], w: [6, 4, 5, 5], opts: { stride: 2, padding: 2 } }],
+    ['3x3 grid folded past 65535 workgroups', { x: [1, 1, 300, 3600], w: [2, 1, 3, 3], opts: { padding: 1 } }],
     ['3x3 tile 2 rows x 5 cols x 3 vec4', { x: [2, 9, 7, 11], w: [13, 9, 3, 3], opts: { padding: 1 }, tile: { tileX: 5, tileY: 2, vec: 3 } }],
   ];
   for (const dtype of ['f32', 'f16'] as const) {
@@ -126,4 +138,172 @@ describe('conv2d fixtures', () => {
       });
     }
   }
+});
+
+describe('conv2d over tensors larger than one binding', () => {
+  // A device that plans with a tiny binding limit: batch chunks, output-channel × input-channel chunks with
+  // accumulation, and windows at offsets that are not multiples of 256 bytes (planes of 9x9 / 7x13 values).
+  const cases: [string, Case, number][] = [
+    ['batch chunks', { x: [5, 4, 8, 8], w: [6, 4, 3, 3], opts: { padding: 1 } }, 2048],
+    ['channel chunks 3x3', { x: [2, 16, 9, 9], w: [12, 16, 3, 3], opts: { padding: 1 } }, 2048],
+    ['channel chunks s2 vae pad', { x: [2, 19, 13, 12], w: [10, 19, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] } }, 1536],
+    ['channel chunks 1x1 flat no bias', { x: [3, 21, 7, 13], w: [9, 21, 1, 1], opts: {}, bias: false }, 2048],
+    ['channel chunks 1x1 pointwise', { x: [2, 22, 4, 9], w: [13, 22, 1, 1], opts: {} }, 1024],
+    ['channel chunks 1x1 pointwise prepacked', { x: [2, 22, 4, 9], w: [13, 22, 1, 1], opts: {}, prepack: true }, 1024],
+    ['channel chunks 3x3 prepacked', { x: [1, 18, 9, 7], w: [14, 18, 3, 3], opts: { padding: 1 }, prepack: true }, 1536],
+  ];
+  for (const dtype of ['f32', 'f16'] as const) {
+    for (const [name, c, limit] of cases) {
+      it(`${name} ${dtype} (binding limit ${limit} B)`, async () => {
+        const dev = await createDevice({ maxStorageBufferBindingSize: limit });
+        try {
+          if (dtype === 'f16' && !dev.features.f16) return;
+          const [n, cin, h, w] = c.x as [number, number, number, number];
+          const [o, , kh, kw] = c.w as [number, number, number, number];
+          const [, , ho, wo] = conv2dOutputShape(c.x, c.w, c.opts);
+          const pointwise = kh === 1 && kw === 1 && Object.keys(c.opts).length === 0;
+          const geom = pointwise
+            ? { n, cin, h: 1, w: h * w, cout: o, hout: 1, wout: h * w, kh, kw }
+            : { n, cin, h, w, cout: o, hout: ho, wout: wo, kh, kw };
+          const layout = pointwise && (h * w) % 4 === 0 && !c.prepack ? 'native' : 'packed';
+          const chunks = planConv2d(geom, dtype === 'f16' ? 2 : 4, dev.limits, layout);
+          expect(chunks.length).toBeGreaterThan(1);
+          const { got, want, shape } = await runCase(dev, c, dtype, limit + cin);
+          // f16 with input-channel chunks: each chunk's partial sum is stored in f16 before the next adds to it, one
+          // more half-ulp rounding per chunk (of partials up to max|y|): 2e-2 of max|y|, README's f16 conv tolerance.
+          const t = dtype === 'f32' ? tol(dtype, want) : { atol: 2e-2 * Math.max(1, maxAbs(want)) };
+          expectClose(got, want, { ...t, shape }, `conv2d split ${name} ${dtype}`);
+        } finally {
+          dev.dispose();
+        }
+      });
+    }
+  }
+
+  it('convolves an input larger than the device binding limit (the VAE decoder at 512x512)', async () => {
+    const dev = await testDevice();
+    const limit = dev.limits.maxStorageBufferBindingSize;
+    if (limit > 256 * 2 ** 20) return; // a device that binds it whole does not need the split (and it would be huge)
+    const cin = Math.floor(limit / (512 * 512 * 4)) + 2; // 130 channels of 1 MiB on lavapipe's 128 MiB limit
+    const c: Case = { x: [1, cin, 512, 512], w: [3, cin, 3, 3], opts: { padding: 1 } };
+    const { got, want, shape } = await runCase(dev, c, 'f32', 99);
+    expectClose(got, want, { ...tol('f32', want), shape }, 'conv2d over the binding limit');
+  });
+
+  it('plans batch, output-channel and input-channel chunks that cover everything once', () => {
+    const limits = { maxStorageBufferBindingSize: 2048, minStorageBufferOffsetAlignment: 256 };
+    const g = { n: 2, cin: 16, h: 9, w: 9, cout: 12, hout: 9, wout: 9, kh: 3, kw: 3 };
+    const chunks = planConv2d(g, 4, limits, 'native');
+    const seen = new Map<string, number>();
+    for (const ch of chunks) {
+      for (let n = ch.n0; n < ch.n0 + ch.n; n++) {
+        for (let o = ch.o0; o < ch.o0 + ch.o; o++) {
+          for (let c = ch.c0; c < ch.c0 + ch.c; c++) seen.set(`${n},${o},${c}`, (seen.get(`${n},${o},${c}`) ?? 0) + 1);
+        }
+      }
+      // Each window, with up to 256 bytes lost to alignment, fits the limit.
+      expect(ch.c * 81 * 4 + 256).toBeLessThanOrEqual(2048);
+      expect(ch.o * 81 * 4 + 256).toBeLessThanOrEqual(2048);
+      expect(ch.o * 16 * 9 * 4 + 256).toBeLessThanOrEqual(2048);
+    }
+    expect(seen.size).toBe(2 * 12 * 16);
+    expect([...seen.values()].every((v) => v === 1)).toBe(true);
+    expect(planConv2d(g, 4, { ...limits, maxStorageBufferBindingSize: 1 << 27 }, 'native')).toHaveLength(1);
+    // Packed weights: output-channel chunks start at multiples of 4 (whole vec4 column groups).
+    for (const ch of planConv2d({ ...g, cout: 30 }, 4, limits, 'packed')) expect(ch.o0 % 4).toBe(0);
+  });
+
+  it('throws LimitError when one channel plane cannot be bound', async () => {
+    const dev = await createDevice({ maxStorageBufferBindingSize: 1024 });
+    try {
+      const x = dev.tensor(new Float32Array(2 * 20 * 20), [1, 2, 20, 20]);
+      const w = dev.tensor(new Float32Array(2 * 2 * 9), [2, 2, 3, 3]);
+      expect(() => conv2d(x, w, null, { padding: 1 })).toThrow(LimitError);
+      x.dispose();
+      w.dispose();
+    } finally {
+      dev.dispose();
+    }
+  });
+});
+
+describe('conv2dPackWeight', () => {
+  // Packing is a copy: exact in both dtypes. The small binding limit forces (channel range x k range) chunks.
+  for (const limit of [0, 1024]) {
+    it(`packs [O, I, kh, kw] into [I*kh*kw, ceil(O/4)*4] with zero columns${limit ? ` (limit ${limit} B)` : ''}`, async () => {
+      const dev = limit ? await createDevice({ maxStorageBufferBindingSize: limit }) : await testDevice();
+      try {
+        const [o, i, kh, kw] = [10, 7, 3, 3];
+        const w = rand(o * i * kh * kw, 5);
+        const t = dev.tensor(w, [o, i, kh, kw]);
+        const packed = conv2dPackWeight(t);
+        expect(packed.tensor.shape).toEqual([i * kh * kw, 12]);
+        expect(packed.shape).toEqual([o, i, kh, kw]);
+        const got = await packed.tensor.float32();
+        const want = new Float32Array(i * kh * kw * 12);
+        for (let oo = 0; oo < o; oo++) for (let k = 0; k < i * kh * kw; k++) want[k * 12 + oo] = w[oo * i * kh * kw + k]!;
+        expect(Array.from(got)).toEqual(Array.from(want));
+        t.dispose();
+        packed.tensor.dispose();
+      } finally {
+        if (limit) dev.dispose();
+      }
+    });
+  }
+
+  it('rejects a packed tensor of the wrong shape', async () => {
+    const dev = await testDevice();
+    const x = dev.tensor(new Float32Array(3 * 16), [1, 3, 4, 4]);
+    const bad = dev.tensor(new Float32Array(27 * 4), [27, 4]);
+    const fake = { kind: 'conv2d-packed-weight', tensor: bad, shape: [5, 3, 3, 3] } as const;
+    expect(() => conv2d(x, fake, null, { padding: 1 })).toThrow(/packed weight tensor must be \[27, 8\]/);
+    x.dispose();
+    bad.dispose();
+  });
+});
+
+describe('conv2d errors and descriptors', () => {
+  it('throws typed errors for bad input', async () => {
+    const dev = await testDevice();
+    const x = dev.tensor(new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
+    const w = dev.tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]);
+    const b = dev.tensor(new Float32Array(4), [4]);
+    const x3 = x.reshape([6, 5, 5]);
+    const w2 = dev.tensor(new Float32Array(4 * 2 * 9), [4, 2, 3, 3]);
+    const b5 = dev.tensor(new Float32Array(5), [5]);
+    const xi = dev.tensor(new Int32Array(2 * 3 * 5 * 5), [2, 3, 5, 5], 'i32');
+    const w9 = dev.tensor(new Float32Array(4 * 3 * 81), [4, 3, 9, 9]);
+    expect(() => conv2d(x3, w, b)).toThrow(ShapeError);
+    expect(() => conv2d(x, w.reshape([4, 27]), b)).toThrow(ShapeError);
+    expect(() => conv2d(x, w2, b)).toThrow(/expects 2 input channels, x has 3/);
+    expect(() => conv2d(x, w, b5)).toThrow(ShapeError);
+    expect(() => conv2d(xi, w, b)).toThrow(UnsupportedError);
+    expect(() => conv2d(x, w9, null, { padding: 4 })).toThrow(UnsupportedError);
+    expect(() => conv2d(x, w, b, { stride: 3 as 1 })).toThrow(ParameterError);
+    expect(() => conv2d(x, w, b, { padding: -1 })).toThrow(ParameterError);
+    expect(() => conv2d(x, w, b, { padding: [1, 1, 1] as unknown as [number, number, number, number] })).toThrow(ParameterError);
+    expect(() => conv2d(x, w, b, { padding: 0.5 })).toThrow(/padding/);
+    expect(() => conv2d(x.reshape([2, 3, 1, 25]), w, b)).toThrow(/does not fit the padded input/);
+    expect(() => conv2d(x, w, b, { tile: { tileX: 0, tileY: 1, vec: 1 } })).toThrow(ParameterError);
+    if (dev.features.f16) {
+      const wh = dev.tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3], 'f16');
+      expect(() => conv2d(x, wh, b)).toThrow(/weight dtype f16 differs from x dtype f32/);
+      wh.dispose();
+    }
+    for (const t of [x, w, b, x3, w2, b5, xi, w9]) t.dispose();
+  });
+
+  it('memoizes descriptors per variant with unique names', () => {
+    const base = { dtype: 'f32', kh: 3, kw: 3, stride: 1, tileX: 16, tileY: 1, vec: 1, bias: true, accumulate: false } as const;
+    expect(conv2dKernel(base)).toBe(conv2dKernel({ ...base }));
+    const names = new Set([
+      base, { ...base, dtype: 'f16' }, { ...base, stride: 2 }, { ...base, kh: 1, kw: 1 }, { ...base, tileX: 8 },
+      { ...base, tileY: 2 }, { ...base, vec: 2 }, { ...base, bias: false }, { ...base, bias: false, accumulate: true },
+    ].map((v) => conv2dKernel(v as typeof base).name));
+    expect(names.size).toBe(9);
+    const pw = { dtype: 'f32', rows: 16, vec: 2, bias: true, accumulate: false } as const;
+    expect(conv2dPointwiseKernel(pw)).toBe(conv2dPointwiseKernel({ ...pw }));
+    expect(conv2dPointwiseKernel({ ...pw, bias: false }).name).not.toBe(conv2dPointwiseKernel(pw).name);
+    expect(names.has(conv2dPointwiseKernel(pw).name)).toBe(false);
+  });
 });

@@ -3,18 +3,24 @@
  * symmetric or `[top, bottom, left, right]` padding (the VAE encoder's downsample pads `[0, 1, 0, 1]`), optional
  * bias; f32 or f16 storage with f32 accumulation.
  *
- * The kernel (./conv2d/wgsl.ts) is a direct implicit GEMM tuned for lavapipe; 1x1 convolutions without padding run
- * over the flattened image so their tiles never straddle rows. Tensors beyond one storage binding are split by
- * ./conv2d/plan.ts into batch / output-channel / input-channel chunks bound as aligned windows.
+ * The kernels are tuned for lavapipe: ./conv2d/wgsl.ts is a direct implicit GEMM with lanes over output channels and
+ * packed weights (./conv2d/pack.ts), ./conv2d/pointwise.ts runs 1x1 convolutions (lanes over pixels, vec4 loads).
+ * Tensors beyond one storage binding are split by ./conv2d/plan.ts into batch / output-channel / input-channel
+ * chunks bound as aligned windows. Input-channel chunks add into `y`; on f16 storage each chunk's partial sum is
+ * rounded to f16 once (one extra half-ulp per chunk, only for tensors above the binding limit).
  */
-import { type Device, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, shapeStr } from '@sd-webgpu/tensor';
-import { type Conv2dGeometry, chunkBindings, planConv2d } from './conv2d/plan';
-import { type Conv2dTile, chooseConv2dTile } from './conv2d/tiles';
+import { ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, shapeStr } from '@sd-webgpu/tensor';
+import { type PackedConv2dWeight, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack';
+import { type Conv2dGeometry, chunkWindows, planConv2d } from './conv2d/plan';
+import { conv2dPointwiseKernel } from './conv2d/pointwise';
+import { type Conv2dTile, POINTWISE_TILE, chooseConv2dTile } from './conv2d/tiles';
 import { CONV2D_LANES, conv2dKernel } from './conv2d/wgsl';
 
 export { type Conv2dVariant, conv2dKernel, conv2dSource, conv2dVariantName } from './conv2d/wgsl';
-export { type Conv2dChunk, type Conv2dGeometry, planConv2d } from './conv2d/plan';
-export { type Conv2dTile, chooseConv2dTile } from './conv2d/tiles';
+export { type Conv2dPointwiseVariant, conv2dPointwiseKernel } from './conv2d/pointwise';
+export { type PackedConv2dWeight, conv2dPackKernel, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack';
+export { type Conv2dChunk, type Conv2dGeometry, type Conv2dWeightLayout, planConv2d } from './conv2d/plan';
+export { type Conv2dTile, POINTWISE_TILE, chooseConv2dTile } from './conv2d/tiles';
 
 /** `[top, bottom, left, right]` zero padding. */
 export type Conv2dPadding = readonly [number, number, number, number];
@@ -23,8 +29,10 @@ export interface Conv2dOptions {
   stride?: 1 | 2;
   /** Same padding on all four sides, or `[top, bottom, left, right]`. Default 0. */
   padding?: number | Conv2dPadding;
-  /** Overrides the tile table (benchmarks and tests). */
+  /** Overrides the tile table and forces the channel-lane kernel, also for 1x1 (benchmarks and tests). */
   tile?: Conv2dTile;
+  /** Overrides the pointwise kernel's tile (benchmarks and tests). */
+  pointwiseTile?: { rows: number; vec: number };
 }
 
 /** Largest kernel side accepted (SD uses 3x3 and 1x1; the kernel is generic in the side). */
@@ -42,7 +50,7 @@ export function conv2dPadding(padding: number | Conv2dPadding = 0): Conv2dPaddin
 
 /** Output `[N, O, Hout, Wout]` with `Hout = floor((H + top + bottom − kh) / stride) + 1` (likewise Wout). */
 export function conv2dOutputShape(
-  xShape: readonly number[], wShape: readonly number[], opts: Omit<Conv2dOptions, 'tile'> = {},
+  xShape: readonly number[], wShape: readonly number[], opts: Pick<Conv2dOptions, 'stride' | 'padding'> = {},
 ): [number, number, number, number] {
   const [n, , h, w] = xShape as [number, number, number, number];
   const [o, , kh, kw] = wShape as [number, number, number, number];
@@ -52,12 +60,17 @@ export function conv2dOutputShape(
 }
 
 /** Floating-point operations of a convolution: 2·N·O·I·kh·kw·Hout·Wout. */
-export function conv2dFlops(xShape: readonly number[], wShape: readonly number[], opts: Omit<Conv2dOptions, 'tile'> = {}): number {
+export function conv2dFlops(
+  xShape: readonly number[], wShape: readonly number[], opts: Pick<Conv2dOptions, 'stride' | 'padding'> = {},
+): number {
   const [n, o, ho, wo] = conv2dOutputShape(xShape, wShape, opts);
   return 2 * n * o * wShape[1]! * wShape[2]! * wShape[3]! * ho * wo;
 }
 
-function validate(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions): void {
+function validate(
+  x: Tensor, weightArg: Tensor | PackedConv2dWeight, weight: Tensor, wShape: readonly number[], bias: Tensor | null,
+  opts: Conv2dOptions,
+): void {
   checkFloat('conv2d', x.dtype);
   for (const [what, t] of [['weight', weight], ['bias', bias]] as const) {
     if (t && t.dtype !== x.dtype) {
@@ -66,15 +79,15 @@ function validate(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOp
     if (t && t.device !== x.device) throw new UnsupportedError('conv2d', `${what} lives on another device than x`);
   }
   if (x.rank !== 4) throw new ShapeError('conv2d', `x must be NCHW (rank 4), got rank ${x.rank}`, [x.shape]);
-  if (weight.rank !== 4) {
-    throw new ShapeError('conv2d', `weight must be [O, I, kh, kw] (rank 4), got rank ${weight.rank}`, [weight.shape]);
+  if (wShape.length !== 4) {
+    throw new ShapeError('conv2d', `weight must be [O, I, kh, kw] (rank 4), got rank ${wShape.length}`, [wShape]);
   }
-  if (x.shape.some((d) => d === 0) || weight.shape.some((d) => d === 0)) {
-    throw new ShapeError('conv2d', 'x and weight must not have a zero dimension', [x.shape, weight.shape]);
+  if (x.shape.some((d) => d === 0) || wShape.some((d) => d === 0)) {
+    throw new ShapeError('conv2d', 'x and weight must not have a zero dimension', [x.shape, wShape]);
   }
-  const [o, i, kh, kw] = weight.shape as [number, number, number, number];
+  const [o, i, kh, kw] = wShape as [number, number, number, number];
   if (i !== x.shape[1]) {
-    throw new ShapeError('conv2d', `weight expects ${i} input channels, x has ${x.shape[1]}`, [x.shape, weight.shape]);
+    throw new ShapeError('conv2d', `weight expects ${i} input channels, x has ${x.shape[1]}`, [x.shape, wShape]);
   }
   if (kh > CONV2D_MAX_KERNEL || kw > CONV2D_MAX_KERNEL) {
     throw new UnsupportedError('conv2d', `kernel ${kh}x${kw} is larger than ${CONV2D_MAX_KERNEL}x${CONV2D_MAX_KERNEL}`);
@@ -84,10 +97,15 @@ function validate(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOp
   }
   const stride = opts.stride ?? 1;
   if (stride !== 1 && stride !== 2) throw new ParameterError('conv2d', 'stride', `must be 1 or 2, got ${String(stride)}`);
-  const [, , ho, wo] = conv2dOutputShape(x.shape, weight.shape, opts);
+  const [, , ho, wo] = conv2dOutputShape(x.shape, wShape, opts);
   if (ho < 1 || wo < 1) {
     throw new ShapeError('conv2d', `the ${kh}x${kw} kernel does not fit the padded input (output would be ${ho}x${wo})`,
-      [x.shape, weight.shape]);
+      [x.shape, wShape]);
+  }
+  if (isPackedConv2dWeight(weightArg) && (weight.rank !== 2 || weight.shape[0] !== i * kh * kw ||
+    weight.shape[1] !== Math.ceil(o / 4) * 4)) {
+    throw new ShapeError('conv2d', `packed weight tensor must be [${i * kh * kw}, ${Math.ceil(o / 4) * 4}] for ` +
+      `${shapeStr(wShape)}`, [weight.shape]);
   }
   if (opts.tile) {
     const { tileX, tileY, vec } = opts.tile;
@@ -95,45 +113,113 @@ function validate(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOp
       throw new ParameterError('conv2d', 'tile', `entries must be integers in [1, 32], got ${JSON.stringify(opts.tile)}`);
     }
   }
+  if (opts.pointwiseTile) {
+    const { rows, vec } = opts.pointwiseTile;
+    if (![rows, vec].every((v) => Number.isInteger(v) && v >= 1 && v <= 32)) {
+      throw new ParameterError('conv2d', 'pointwiseTile', `entries must be integers in [1, 32], got ${JSON.stringify(opts.pointwiseTile)}`);
+    }
+  }
 }
 
 /**
- * `x [N, I, H, W] ⋆ weight [O, I, kh, kw] (+ bias [O])` → `[N, O, Hout, Wout]`. Records its dispatches; the caller
- * owns the result.
+ * `x [N, I, H, W] ⋆ weight [O, I, kh, kw] (+ bias [O])` → `[N, O, Hout, Wout]`. `weight` may also be the result of
+ * `conv2dPackWeight` (packed once at load time; a plain weight is packed into a temporary on every call, except for
+ * 1x1 convolutions that take the pointwise kernel). Records its dispatches; the caller owns the result.
  */
-export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
-  validate(x, weight, bias ?? null, opts);
-  const device: Device = x.device;
+export function conv2d(
+  x: Tensor, weight: Tensor | PackedConv2dWeight, bias?: Tensor | null, opts: Conv2dOptions = {},
+): Tensor {
+  const packedIn = isPackedConv2dWeight(weight) ? weight : null;
+  const wTensor = packedIn ? packedIn.tensor : (weight as Tensor);
+  const wShape = packedIn ? packedIn.shape : wTensor.shape;
+  validate(x, weight, wTensor, wShape, bias ?? null, opts);
   const stride = opts.stride ?? 1;
-  const [pt, pb, pl, pr] = conv2dPadding(opts.padding);
+  const pad = conv2dPadding(opts.padding);
   const [n, cin, h, w] = x.shape as [number, number, number, number];
-  const [cout, , kh, kw] = weight.shape as [number, number, number, number];
-  const [, , hout, wout] = conv2dOutputShape(x.shape, weight.shape, opts);
-  const y = device.empty([n, cout, hout, wout], x.dtype);
+  const [cout, , kh, kw] = wShape as [number, number, number, number];
+  const [, , hout, wout] = conv2dOutputShape(x.shape, wShape, opts);
+  const y = x.device.empty([n, cout, hout, wout], x.dtype);
 
-  // A 1x1 convolution without stride or padding is a per-pixel linear: view the image as one row of H·W pixels.
-  const pointwise = kh === 1 && kw === 1 && stride === 1 && pt + pb + pl + pr === 0;
+  // A 1x1 convolution without stride or padding is a per-pixel linear over the flattened image.
+  const pointwise = kh === 1 && kw === 1 && stride === 1 && pad.every((p) => p === 0);
   const g: Conv2dGeometry = pointwise
     ? { n, cin, h: 1, w: h * w, cout, hout: 1, wout: h * w, kh, kw }
     : { n, cin, h, w, cout, hout, wout, kh, kw };
-  const tile = opts.tile ?? chooseConv2dTile(pointwise, g.wout);
-  const align = device.limits.minStorageBufferOffsetAlignment;
-  const bytes = x.dtype === 'f16' ? 2 : 4;
-  const tilesX = Math.ceil(g.wout / tile.tileX);
-  const pgroups = tilesX * Math.ceil(g.hout / tile.tileY);
+  if (pointwise && (h * w) % 4 === 0 && !opts.tile) {
+    runPointwise(g, x, packedIn ?? wTensor, bias ?? null, y, opts.pointwiseTile ?? POINTWISE_TILE);
+  } else {
+    const packed = packedIn ?? conv2dPackWeight(wTensor);
+    runChannelLanes(g, x, packed, bias ?? null, y, stride, pad, opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout));
+    if (!packedIn) packed.tensor.dispose();
+  }
+  return y;
+}
 
-  for (const ch of planConv2d(g, bytes, device.limits)) {
+/** 1x1 / stride 1 / no padding with H·W % 4 == 0: the pixel-lane kernel over vec4 pixel groups. */
+function runPointwise(
+  g: Conv2dGeometry, x: Tensor, weight: Tensor | PackedConv2dWeight, bias: Tensor | null, y: Tensor,
+  tile: { rows: number; vec: number },
+): void {
+  const device = x.device;
+  const dtype = x.dtype as 'f32' | 'f16';
+  const packed = isPackedConv2dWeight(weight);
+  const layout = packed ? 'packed' : 'native';
+  const wTensor = packed ? weight.tensor : weight;
+  const hw4 = g.w / 4;
+  const pgroups = Math.ceil(hw4 / (CONV2D_LANES * tile.vec));
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, layout)) {
     const first = ch.c0 === 0;
-    const kernel = conv2dKernel({
-      dtype: x.dtype as 'f32' | 'f16', kh, kw, stride, ...tile, bias: !!bias && first, accumulate: !first,
-    });
-    const b = chunkBindings(g, ch, x, weight, y, align);
-    const oblocks = Math.ceil(ch.o / (CONV2D_LANES * 4 * tile.vec));
+    const win = chunkWindows(g, ch, x, wTensor, layout, y, align);
+    const oblocks = Math.ceil(ch.o / tile.rows);
+    const kernel = conv2dPointwiseKernel({ dtype, rows: tile.rows, vec: tile.vec, bias: !!bias && first, accumulate: !first });
     device.run(kernel, {
-      bindings: { x: b.x, weight: b.weight, y: b.y, ...(bias && first ? { bias } : {}) },
-      uniforms: { ...b.uniforms, pad_t: pt, pad_l: pl, tiles_x: tilesX, pgroups, oblocks },
+      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
+      uniforms: {
+        cin: ch.c, cout: ch.o, hw4, pgroups, oblocks,
+        // x and y windows start at whole planes of H·W % 4 == 0 values: their offsets are multiples of 4.
+        x_off: win.x.off / 4, x_nstride: g.cin * hw4, y_off: win.y.off / 4, y_nstride: g.cout * hw4,
+        w_off: win.weight.off,
+        w_ostride: packed ? 1 : g.cin,
+        w_cstride: packed ? Math.ceil(g.cout / 4) * 4 : 1,
+        w_base: packed ? ch.o0 : ch.c0,
+        b_off: ch.o0,
+      },
       workgroups: [oblocks * pgroups, 1, ch.n],
     });
   }
-  return y;
+}
+
+/** Every other convolution: the channel-lane kernel over packed weights. */
+function runChannelLanes(
+  g: Conv2dGeometry, x: Tensor, packed: PackedConv2dWeight, bias: Tensor | null, y: Tensor, stride: number,
+  [padTop, , padLeft]: Conv2dPadding, tile: Conv2dTile,
+): void {
+  const device = x.device;
+  const dtype = x.dtype as 'f32' | 'f16';
+  const tilesX = Math.ceil(g.wout / tile.tileX);
+  const pgroups = tilesX * Math.ceil(g.hout / tile.tileY);
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, 'packed')) {
+    const first = ch.c0 === 0;
+    const { tileX, tileY, vec } = tile;
+    const kernel = conv2dKernel({
+      dtype, kh: g.kh, kw: g.kw, stride, tileX, tileY, vec, bias: !!bias && first, accumulate: !first,
+    });
+    const win = chunkWindows(g, ch, x, packed.tensor, 'packed', y, align);
+    const oblocks = Math.ceil(ch.o / (CONV2D_LANES * 4 * vec));
+    device.run(kernel, {
+      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
+      uniforms: {
+        cin: ch.c, h: g.h, w: g.w, cout: ch.o, hout: g.hout, wout: g.wout, pad_t: padTop, pad_l: padLeft,
+        tiles_x: tilesX, pgroups, oblocks,
+        x_off: win.x.off, x_nstride: g.cin * g.h * g.w,
+        // Packed rows are vec4 groups; the window starts at a whole row and chunks at multiples of 4 channels.
+        w_off: win.weight.off / 4, w_o4: Math.ceil(g.cout / 4), w_g0: ch.o0 / 4,
+        y_off: win.y.off, y_nstride: g.cout * g.hout * g.wout,
+        b_off: ch.o0,
+      },
+      workgroups: [oblocks * pgroups, 1, ch.n],
+    });
+  }
 }

@@ -2,7 +2,8 @@
  * Splitting a convolution whose tensors exceed `maxStorageBufferBindingSize`. In NCHW only whole channel planes are
  * contiguous (rows of all channels are not), so the pieces are batch ranges, ranges of output channels (contiguous in
  * `y` and in the weight `[O, I·kh·kw]`) and ranges of input channels (contiguous in `x`; their partial sums are
- * added into `y` one chunk after another). Every piece is bound as a window `{ tensor, offset, size }` whose offset
+ * added into `y` one chunk after another; the weight follows the output or the input channels depending on its
+ * layout). Every piece is bound as a window `{ tensor, offset, size }` whose offset
  * is rounded down to `minStorageBufferOffsetAlignment`; the kernel gets the remainder as an element offset.
  */
 import { BYTES_PER_ELEMENT, type BufferWindow, LimitError, type Tensor } from '@sd-webgpu/tensor';
@@ -35,13 +36,31 @@ export interface BindingLimits {
   readonly minStorageBufferOffsetAlignment: number;
 }
 
-/** `total` split into `ceil(total / max)` nearly equal ranges `[start, count]`. */
-export function balancedSplit(total: number, max: number): [number, number][] {
+/**
+ * `total` split into `ceil(total / max)` nearly equal ranges `[start, count]`; with a granule, every range but the
+ * last is a multiple of it (`max` must then be one too, or `max ≥ total`).
+ */
+export function balancedSplit(total: number, max: number, granule = 1): [number, number][] {
   const parts = Math.ceil(total / max);
-  const size = Math.ceil(total / parts);
+  const size = Math.min(max, Math.ceil(total / parts / granule) * granule);
   const out: [number, number][] = [];
   for (let s = 0; s < total; s += size) out.push([s, Math.min(size, total - s)]);
   return out;
+}
+
+/**
+ * How the weight is laid out: `native` = PyTorch `[O, I·kh·kw]` (an output-channel range is contiguous), `packed` =
+ * `[I·kh·kw, O4·4]` of ./pack.ts (an input-channel range is contiguous; output-channel ranges must start at a
+ * multiple of 4, a whole vec4 column group).
+ */
+export type Conv2dWeightLayout = 'native' | 'packed';
+
+/** Elements of the weight that one chunk reads: `[start, start + count)`. */
+export function weightRange(g: Conv2dGeometry, ch: Conv2dChunk, layout: Conv2dWeightLayout): [number, number] {
+  const k = g.kh * g.kw;
+  if (layout === 'native') return [ch.o0 * g.cin * k, ch.o * g.cin * k];
+  const row = Math.ceil(g.cout / 4) * 4;
+  return [ch.c0 * k * row, ch.c * k * row];
 }
 
 /**
@@ -49,32 +68,41 @@ export function balancedSplit(total: number, max: number): [number, number][] {
  * one batch entry fits; else, per batch entry, output-channel ranges × input-channel ranges (input-channel chunks
  * of one output range are consecutive, the first one writing and the others accumulating).
  */
-export function planConv2d(g: Conv2dGeometry, bytes: number, limits: BindingLimits): Conv2dChunk[] {
+export function planConv2d(g: Conv2dGeometry, bytes: number, limits: BindingLimits, layout: Conv2dWeightLayout): Conv2dChunk[] {
   const limit = limits.maxStorageBufferBindingSize;
   const align = limits.minStorageBufferOffsetAlignment;
   const hw = g.h * g.w;
   const ohw = g.hout * g.wout;
   const k = g.kh * g.kw;
+  const wAll = layout === 'native' ? g.cout * g.cin * k : g.cin * k * Math.ceil(g.cout / 4) * 4;
   const whole = Math.floor(limit / bytes);
   const all = { n0: 0, n: g.n, c0: 0, c: g.cin, o0: 0, o: g.cout };
-  if (g.n * g.cin * hw <= whole && g.n * g.cout * ohw <= whole && g.cout * g.cin * k <= whole) return [all];
+  if (g.n * g.cin * hw <= whole && g.n * g.cout * ohw <= whole && wAll <= whole) return [all];
 
-  // A window starting at an unaligned element loses up to `align` bytes of the limit to its rounded-down offset.
-  const cap = Math.floor((limit - align) / bytes);
-  const perBatch = Math.min(Math.floor(cap / (g.cin * hw)), Math.floor(cap / (g.cout * ohw)));
-  if (perBatch >= 1 && g.cout * g.cin * k <= whole) {
+  // Elements a window may hold when its ranges start at multiples of `unit` elements: all of the limit when such
+  // starts are aligned, else up to `align` bytes go to the rounded-down offset.
+  const cap = (unit: number) => Math.floor((limit - ((unit * bytes) % align === 0 ? 0 : align)) / bytes);
+  const perBatch = Math.min(Math.floor(cap(hw) / (g.cin * hw)), Math.floor(cap(ohw) / (g.cout * ohw)));
+  if (perBatch >= 1 && wAll <= whole) {
     return balancedSplit(g.n, perBatch).map(([n0, n]) => ({ ...all, n0, n }));
   }
 
-  const cMax = Math.floor(cap / hw);
-  const oMax = Math.min(Math.floor(cap / ohw), Math.floor(cap / (g.cin * k)));
+  let cMax = Math.floor(cap(hw) / hw);
+  let oMax = Math.floor(cap(ohw) / ohw);
+  if (layout === 'native') oMax = Math.min(oMax, Math.floor(cap(g.cin * k) / (g.cin * k)));
+  else {
+    const row = k * Math.ceil(g.cout / 4) * 4;
+    cMax = Math.min(cMax, Math.floor(cap(row) / row));
+    if (oMax < g.cout) oMax -= oMax % 4;
+  }
   if (cMax < 1 || oMax < 1) {
     throw new LimitError('conv2d', `one channel plane (input ${g.h}x${g.w}, output ${g.hout}x${g.wout}) or one ` +
-      `weight row (${g.cin * k} values) of ${bytes}-byte elements does not fit maxStorageBufferBindingSize ${limit}`);
+      `weight row of ${bytes}-byte elements does not fit maxStorageBufferBindingSize ${limit}`);
   }
   const chunks: Conv2dChunk[] = [];
+  const granule = layout === 'packed' ? 4 : 1;
   for (let n0 = 0; n0 < g.n; n0++) {
-    for (const [o0, o] of balancedSplit(g.cout, oMax)) {
+    for (const [o0, o] of balancedSplit(g.cout, oMax, granule)) {
       for (const [c0, c] of balancedSplit(g.cin, cMax)) chunks.push({ n0, n: 1, c0, c, o0, o });
     }
   }
@@ -89,30 +117,26 @@ export function elementWindow(tensor: Tensor, start: number, count: number, alig
   return { binding: { tensor, offset, size: (off + count) * eb }, off };
 }
 
-/** The windows and uniforms of one chunk (`x [N, C, H, W]`, `weight [O, C·kh·kw]`, `y [N, O, Ho, Wo]`). */
-export function chunkBindings(
-  g: Conv2dGeometry, ch: Conv2dChunk, x: Tensor, weight: Tensor, y: Tensor, align: number,
-): { x: BufferWindow; weight: BufferWindow; y: BufferWindow; uniforms: Record<string, number> } {
+export interface ChunkWindows {
+  x: { binding: BufferWindow; off: number };
+  weight: { binding: BufferWindow; off: number };
+  y: { binding: BufferWindow; off: number };
+}
+
+/** The windows of one chunk over `x [N, C, H, W]`, the weight (in `layout`) and `y [N, O, Ho, Wo]`. */
+export function chunkWindows(
+  g: Conv2dGeometry, ch: Conv2dChunk, x: Tensor, weight: Tensor, layout: Conv2dWeightLayout, y: Tensor, align: number,
+): ChunkWindows {
   const hw = g.h * g.w;
   const ohw = g.hout * g.wout;
-  const k = g.kh * g.kw;
   const xs = (ch.n0 * g.cin + ch.c0) * hw;
   const xe = ((ch.n0 + ch.n - 1) * g.cin + ch.c0 + ch.c) * hw;
   const ys = (ch.n0 * g.cout + ch.o0) * ohw;
   const ye = ((ch.n0 + ch.n - 1) * g.cout + ch.o0 + ch.o) * ohw;
-  const xw = elementWindow(x, xs, xe - xs, align);
-  const ww = elementWindow(weight, ch.o0 * g.cin * k, ch.o * g.cin * k, align);
-  const yw = elementWindow(y, ys, ye - ys, align);
+  const [ws, wn] = weightRange(g, ch, layout);
   return {
-    x: xw.binding,
-    weight: ww.binding,
-    y: yw.binding,
-    uniforms: {
-      cin: ch.c, h: g.h, w: g.w, cout: ch.o, hout: g.hout, wout: g.wout,
-      x_off: xw.off, x_nstride: g.cin * hw,
-      w_off: ww.off, w_kstride: g.cin * k, w_k0: ch.c0 * k,
-      y_off: yw.off, y_nstride: g.cout * ohw,
-      b_off: ch.o0,
-    },
+    x: elementWindow(x, xs, xe - xs, align),
+    weight: elementWindow(weight, ws, wn, align),
+    y: elementWindow(y, ys, ye - ys, align),
   };
 }

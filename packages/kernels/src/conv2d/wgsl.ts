@@ -2,8 +2,8 @@
  * WGSL of the direct convolution (an implicit GEMM over output pixels × output channels, K = I·kh·kw) without
  * shared memory or barriers, for lavapipe's strengths: a workgroup is one 8-lane subgroup that owns one tile of
  * `tileY × tileX` output pixels and `8 · 4 · vec` output channels. The tile's input values are the same for every
- * lane (uniform loads, cheap there), each lane loads its own 4·vec weights per tap and keeps `tileY · tileX · vec`
- * vec4 accumulators (4 channels each). One row segment of `stride·(tileX−1)+kw` inputs serves all kw taps of a
+ * lane (uniform loads, cheap there), each lane loads its own `vec` vec4s of packed weights (./pack.ts) per tap and
+ * keeps `tileY · tileX · vec` vec4 accumulators (4 channels each). One row segment of `stride·(tileX−1)+kw` inputs serves all kw taps of a
  * kernel row, and the kernel-row loop stays rolled (unrolling it measured slower).
  *
  * Indices are relative to bound windows (`*_off` uniforms) so that the op can split tensors larger than one binding:
@@ -45,7 +45,7 @@ export const CONV2D_UNIFORMS: readonly UniformDecl[] = [
   U('pad_t', 'i32'), U('pad_l', 'i32'),
   U('tiles_x'), U('pgroups'), U('oblocks'),
   U('x_off'), U('x_nstride'),
-  U('w_off'), U('w_kstride'), U('w_k0'),
+  U('w_off'), U('w_o4'), U('w_g0'),
   U('y_off'), U('y_nstride'),
   U('b_off'),
 ];
@@ -61,7 +61,7 @@ export function conv2dKernel(v: Conv2dVariant): Kernel {
       name,
       bindings: [
         { name: 'x', type: `array<${v.dtype}>`, access: 'read' },
-        { name: 'weight', type: `array<${v.dtype}>`, access: 'read' },
+        { name: 'weight', type: `array<vec4<${v.dtype}>>`, access: 'read' },
         ...(v.bias ? [{ name: 'bias', type: `array<${v.dtype}>`, access: 'read' as const }] : []),
         { name: 'y', type: `array<${v.dtype}>`, access: 'read_write' },
       ],
@@ -87,7 +87,7 @@ export function conv2dSource(v: Conv2dVariant): string {
 
   const decls: string[] = [];
   const rows: string[] = [];
-  for (let vi = 0; vi < V; vi++) rows.push(`  let wr${vi} = weight_rows(oc0 + ${4 * vi}u);`);
+  for (let vi = 0; vi < V; vi++) rows.push(`  let wg${vi} = weight_group(lg0 + ${vi}u);`);
   for (let vi = 0; vi < V; vi++) {
     for (let r = 0; r < TY; r++) for (let c = 0; c < TX; c++) decls.push(`  var ${acc(vi, r, c)} = vec4<f32>(0.0);`);
   }
@@ -104,7 +104,7 @@ export function conv2dSource(v: Conv2dVariant): string {
   for (let kx = 0; kx < kw; kx++) {
     for (let vi = 0; vi < V; vi++) {
       body.push(`      {`);
-      body.push(`        let wv = load_w(wr${vi}, kr + ${kx}u);`);
+      body.push(`        let wv = load_w(kr + ${kx}u, wg${vi});`);
       for (let r = 0; r < TY; r++) {
         for (let c = 0; c < TX; c++) body.push(`        ${acc(vi, r, c)} += wv * s${r}_${kx + S * c};`);
       }
@@ -139,16 +139,15 @@ fn load_x(row: u32, col: i32, row_ok: bool) -> f32 {
   return select(0.0, f32(x[select(params.x_off, row + u32(col), ok)]), ok);
 }
 
-// Window indices of the weight rows of output channels o..o+3; channels past the chunk read its last row (their
-// results are never stored).
-fn weight_rows(o: u32) -> vec4<u32> {
-  let last = params.cout - 1u;
-  let c = vec4<u32>(min(o, last), min(o + 1u, last), min(o + 2u, last), min(o + 3u, last));
-  return vec4<u32>(params.w_off) + c * params.w_kstride;
+// Packed-weight column of the chunk-local channel group g (channels 4g..4g+3); groups past the chunk read its last
+// group (their results are never stored).
+fn weight_group(g: u32) -> u32 {
+  return params.w_g0 + min(g, (params.cout + 3u) / 4u - 1u);
 }
 
-fn load_w(rows: vec4<u32>, k: u32) -> vec4<f32> {
-  return vec4<f32>(f32(weight[rows.x + k]), f32(weight[rows.y + k]), f32(weight[rows.z + k]), f32(weight[rows.w + k]));
+// Weights of packed row k (k = chunk-local input channel · KH·KW + ky·KW + kx) for the 4 channels of column g.
+fn load_w(k: u32, g: u32) -> vec4<f32> {
+  return vec4<f32>(weight[params.w_off + k * params.w_o4 + g]);
 }
 
 fn store_y(n: u32, o: u32, oy: u32, ox: u32, v: f32) {
@@ -169,13 +168,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let oy0 = (pg / params.tiles_x) * TILE_Y;
   let ox0 = (pg % params.tiles_x) * TILE_X;
   let ix0 = i32(ox0 * STRIDE) - params.pad_l;
-  let oc0 = (ob * WG_X + lane) * 4u * VEC;
+  let lg0 = (ob * WG_X + lane) * VEC;
+  let oc0 = lg0 * 4u;
   let xb = params.x_off + n * params.x_nstride;
 ${rows.join('\n')}
 ${decls.join('\n')}
   for (var ci = 0u; ci < params.cin; ci++) {
     let xc = xb + ci * params.h * params.w;
-    let kc = params.w_k0 + ci * KH * KW;
+    let kc = ci * KH * KW;
     for (var ky = 0u; ky < KH; ky++) {
 ${body.join('\n')}
     }
