@@ -1,23 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ClipTextModel, openCheckpoint, RandomStore, rootScope, sd15, parameterCount, disposeModule } from '@sd-webgpu/models';
+import { ClipTextModel, RandomStore, rootScope, sd15, parameterCount, disposeModule } from '@sd-webgpu/models';
 import { scale } from '@sd-webgpu/kernels';
 import type { Tensor } from '@sd-webgpu/tensor';
 import { testDevice } from '../../helpers/device';
-import { expectClose, fixturePath, loadCase } from '../../helpers/fixtures';
+import { expectClose, loadCase } from '../../helpers/fixtures';
+import { loadTiny, type TinySource } from '../../helpers/tiny';
 
-const FOLDER = fixturePath('models/tiny-sd');
-const SINGLE = fixturePath('models/tiny-sd-v1-original.safetensors');
-// The single file carries no config; the tiny CLIP has 4 heads of 16 (SD's rule hidden/64 would say 1).
-const TINY_OVERRIDES = { textEncoder: { numAttentionHeads: 4 } };
-
-async function loadTextEncoder(source: string, dtype: 'f32' | 'f16') {
-  const dev = await testDevice();
-  const ckpt = await openCheckpoint(source, { configs: TINY_OVERRIDES });
-  const store = await ckpt.loadComponent('text_encoder', dev, dtype);
-  const model = new ClipTextModel(rootScope(store).pp('text_model'), ckpt.configs().textEncoder);
-  store.finish();
-  await ckpt.close();
-  return model;
+function loadTextEncoder(source: TinySource, dtype: 'f32' | 'f16') {
+  return testDevice().then((dev) =>
+    loadTiny(dev, 'text_encoder', source, dtype, (scope, c) => new ClipTextModel(scope.pp('text_model'), c.textEncoder)));
 }
 
 async function run(model: ClipTextModel) {
@@ -33,7 +24,7 @@ async function run(model: ClipTextModel) {
 }
 
 describe('CLIP text encoder (tiny, fixture)', () => {
-  for (const [layout, source] of [['diffusers folder', FOLDER], ['single file', SINGLE]] as const) {
+  for (const [layout, source] of [['diffusers folder', 'folder'], ['single file', 'single']] as const) {
     it(`matches last_hidden_state and every layer from the ${layout}`, async () => {
       const model = await loadTextEncoder(source, 'f32');
       const { c, got } = await run(model);
@@ -48,7 +39,7 @@ describe('CLIP text encoder (tiny, fixture)', () => {
   it('f16 weights and activations stay within the f16 tolerance', async () => {
     const dev = await testDevice();
     if (!dev.features.f16) return;
-    const model = await loadTextEncoder(FOLDER, 'f16');
+    const model = await loadTextEncoder('folder', 'f16');
     const { c, got } = await run(model);
     // README: f16 storage with f32 accumulation, text encoder 2e-2 (relative to O(1) activations)
     expectClose(got.last_hidden_state!, c.outputs.last_hidden_state!.data as Float32Array, { atol: 2e-2, rtol: 0 }, 'f16 last_hidden_state');

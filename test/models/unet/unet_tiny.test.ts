@@ -5,12 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Device, type Tensor } from '@sd-webgpu/tensor';
-import { openCheckpoint } from '../../../packages/models/src/checkpoint';
 import { UNet2DConditionModel } from '../../../packages/models/src/unet/unet';
-import { rootScope } from '../../../packages/models/src/weights/scope';
 import type { WeightDType } from '../../../packages/models/src/weights/store';
+import { loadTiny, type TinySource } from '../../helpers/tiny';
 import { testDevice } from '../../helpers/device';
-import { type FixtureCase, asFloat32, expectClose, fixturePath, loadCase } from '../../helpers/fixtures';
+import { type FixtureCase, asFloat32, expectClose, loadCase } from '../../helpers/fixtures';
 import { TapRecorder, errorScale, upload } from './helpers';
 
 const CASES = ['unet_8x8_t1', 'unet_8x8_t500', 'unet_8x8_t999', 'unet_8x16_t1', 'unet_8x16_t500', 'unet_8x16_t999', 'unet_12x10_t500'];
@@ -32,28 +31,9 @@ const actTolerance = (name: string, act: string) => (name === 'unet_8x8_t500' &&
 /** README 2: an f16-storage / f32-accumulate UNet within 3e-2 of max(1, max|ref|). */
 const F16_TOLERANCE = 3e-2;
 
-const models = new Map<string, Promise<UNet2DConditionModel>>();
-
 /** The tiny UNet from `source` ('folder' or 'single'), loaded once per source and dtype, strictly accounted. */
-function tinyUNet(dev: Device, source: 'folder' | 'single', dtype: WeightDType): Promise<UNet2DConditionModel> {
-  const key = `${source}/${dtype}`;
-  let m = models.get(key);
-  if (!m) {
-    m = (async () => {
-      const path = fixturePath(source === 'folder' ? 'models/tiny-sd' : 'models/tiny-sd-v1-original.safetensors');
-      const ckpt = await openCheckpoint(path);
-      try {
-        const store = await ckpt.loadComponent('unet', dev, dtype);
-        const unet = new UNet2DConditionModel(rootScope(store), ckpt.configs().unet);
-        store.finish();
-        return unet;
-      } finally {
-        await ckpt.close();
-      }
-    })();
-    models.set(key, m);
-  }
-  return m;
+function tinyUNet(dev: Device, source: TinySource, dtype: WeightDType): Promise<UNet2DConditionModel> {
+  return loadTiny(dev, 'unet', source, dtype, (scope, configs) => new UNet2DConditionModel(scope, configs.unet));
 }
 
 interface Run {

@@ -10,6 +10,7 @@ import { openCheckpoint } from '../../../packages/models/src/checkpoint';
 import { AutoencoderKL } from '../../../packages/models/src/vae/vae';
 import { rootScope } from '../../../packages/models/src/weights/scope';
 import type { WeightDType } from '../../../packages/models/src/weights/store';
+import { loadTiny, type TinySource } from '../../helpers/tiny';
 import { createDevice, testDevice } from '../../helpers/device';
 import { type FixtureCase, asFloat32, expectClose, fixturePath, loadCase } from '../../helpers/fixtures';
 import { TapRecorder, errorScale, upload } from '../unet/helpers';
@@ -26,28 +27,9 @@ const F32_TOLERANCE = 1e-4;
 /** README 2: an f16-storage / f32-accumulate VAE within 2e-2 of max(1, max|ref|). */
 const F16_TOLERANCE = 2e-2;
 
-const models = new Map<string, Promise<AutoencoderKL>>();
-
 /** The tiny VAE from `source` ('folder' or 'single'), loaded once per source and dtype, strictly accounted. */
-function tinyVae(dev: Device, source: 'folder' | 'single', dtype: WeightDType): Promise<AutoencoderKL> {
-  const key = `${source}/${dtype}`;
-  let m = models.get(key);
-  if (!m) {
-    m = (async () => {
-      const path = fixturePath(source === 'folder' ? 'models/tiny-sd' : 'models/tiny-sd-v1-original.safetensors');
-      const ckpt = await openCheckpoint(path);
-      try {
-        const store = await ckpt.loadComponent('vae', dev, dtype);
-        const vae = new AutoencoderKL(rootScope(store), ckpt.configs().vae);
-        store.finish();
-        return vae;
-      } finally {
-        await ckpt.close();
-      }
-    })();
-    models.set(key, m);
-  }
-  return m;
+function tinyVae(dev: Device, source: TinySource, dtype: WeightDType): Promise<AutoencoderKL> {
+  return loadTiny(dev, 'vae', source, dtype, (scope, configs) => new AutoencoderKL(scope, configs.vae));
 }
 
 interface Run {
