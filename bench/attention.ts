@@ -1,8 +1,8 @@
-// `npm run bench -- attention [--quick] [--dtype f32|f16] [--tune] [--full]`
-// SD 1.5 attention shapes: UNet self-attention at 512² (batch 2, 8 heads x 4096 tokens x D 40), cross-attention
-// (4096 x 77), the VAE mid-block (1 head, 4096 tokens, D 512). GFLOP/s counts 4·B·H·Sq·Sk·D (two matmuls).
-// Default: reduced token counts (the full self-attention is ~43 GFLOP, ~10 s per run here); --full runs SD sizes
-// once each; --quick runs only the smallest cases; --tune compares launch shapes side by side on the reduced sizes.
+// `npm run bench -- attention [--quick] [--dtype f32|f16] [--tune]`
+// SD 1.5 attention shapes: UNet self-attention at 512² (batch 2, 8 heads x 4096 tokens x D 40, ~43 GFLOP, ~3.7 s
+// here), cross-attention (4096 x 77), the VAE mid-block (1 head, 4096 tokens, D 512), CLIP's causal 77 x 77.
+// GFLOP/s counts 4·B·H·Sq·Sk·D (two matmuls). --quick uses 1024 tokens (batch 1); --tune compares launch shapes
+// side by side at the --quick sizes.
 import { Device, type Tensor } from '@sd-webgpu/tensor';
 import { type AttentionTuning, attention, attentionTuning } from '../packages/kernels/src/attention';
 import { type BenchCase, type BenchResult, benchCases, writeResults } from './harness';
@@ -19,8 +19,8 @@ interface Shape {
 
 const flops = (s: Shape) => 4 * s.b * s.heads * s.sq * s.sk * s.d;
 
-function shapes(mode: 'quick' | 'default' | 'full'): Shape[] {
-  const n = mode === 'full' ? 4096 : mode === 'default' ? 2048 : 1024;
+function shapes(mode: 'quick' | 'full'): Shape[] {
+  const n = mode === 'full' ? 4096 : 1024;
   const b = mode === 'full' ? 2 : 1;
   return [
     { label: `self ${b}x8x${n}x${n} d40`, b, sq: n, sk: n, heads: 8, d: 40 },
@@ -35,7 +35,7 @@ function makeCase(device: Device, s: Shape, dtype: 'f32' | 'f16', tuning: Attent
   const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 0.5);
   const q = device.tensor(fill(s.b * s.sq * c), [s.b, s.sq, c], dtype);
   const kv = device.tensor(fill(s.b * s.sk * c), [s.b, s.sk, c], dtype);
-  const t = `${tuning.lanes}x${tuning.rows} k${tuning.keys}${tuning.chunk !== s.d ? ` c${tuning.chunk}` : ''}`;
+  const t = `${tuning.mode} ${tuning.lanes}x${tuning.rows} k${tuning.keys}${tuning.chunk !== s.d ? ` c${tuning.chunk}` : ''}`;
   return {
     name: `attn ${s.label} ${dtype} ${t}${tag}`,
     flops: flops(s),
@@ -49,31 +49,32 @@ function makeCase(device: Device, s: Shape, dtype: 'f32' | 'f16', tuning: Attent
   };
 }
 
-/** Launch shapes compared by --tune (the default from attentionTuning() is always included). */
-function candidates(d: number): AttentionTuning[] {
-  const chunk = attentionTuning(d).chunk;
+/** Launch shapes compared by --tune (subgroup mode where the device runs it): rows per lane, keys per block. */
+function candidates(device: Device, d: number): AttentionTuning[] {
+  const direct = (lanes: number, rows: number, keys: number, chunk = d): AttentionTuning => ({ mode: 'direct', lanes, rows, keys, chunk });
   const list: AttentionTuning[] = [
-    { lanes: 8, rows: 1, keys: 1, chunk }, // the naive baseline: one row per lane, max update per key
-    { lanes: 8, rows: 1, keys: 8, chunk },
-    { lanes: 8, rows: 2, keys: 8, chunk },
-    { lanes: 8, rows: 4, keys: 8, chunk },
-    { lanes: 8, rows: 2, keys: 16, chunk },
-    { lanes: 16, rows: 2, keys: 8, chunk },
-    { lanes: 32, rows: 1, keys: 8, chunk },
+    direct(8, 1, 1), // naive: one row per lane, a max update and rescale per key
+    direct(8, 2, 8),
+    direct(8, 4, 8),
+    direct(8, 8, 8),
+    direct(32, 4, 8),
   ];
-  if (d > 160) list.push({ lanes: 8, rows: 1, keys: 8, chunk: 64 }, { lanes: 8, rows: 1, keys: 8, chunk: 256 }, { lanes: 8, rows: 1, keys: 8, chunk: d });
+  if (d > 160) list.push(direct(8, 4, 8, 128));
+  if (attentionTuning(device, d).mode === 'subgroup') {
+    for (const rows of [1, 2, 4, 6, 8]) list.push({ mode: 'subgroup', lanes: 8, rows, keys: 8, chunk: d });
+  }
   return list;
 }
 
 export async function main(args: Record<string, string | true>): Promise<void> {
   const device = await Device.create();
   const dtypes = (args.dtype ? [args.dtype] : device.features.f16 ? ['f32', 'f16'] : ['f32']) as ('f32' | 'f16')[];
-  const mode = args.full ? 'full' : args.quick ? 'quick' : 'default';
+  const mode = args.quick || args.tune ? 'quick' : 'full';
   const results: BenchResult[] = [];
   console.log(`adapter: ${device.adapterInfo.description || device.adapterInfo.vendor}; mode ${mode}`);
-  for (const s of shapes(args.tune ? 'quick' : mode)) {
+  for (const s of shapes(mode)) {
     for (const dtype of dtypes) {
-      const tunings = args.tune ? candidates(s.d) : [attentionTuning(s.d)];
+      const tunings = args.tune ? candidates(device, s.d) : [attentionTuning(device, s.d)];
       for (const tuning of tunings) {
         // Compile outside the timing: one run of the same variant on a tiny shape.
         const warm = makeCase(device, { ...s, b: 1, sq: 8, sk: 8 }, dtype, tuning);
@@ -81,8 +82,16 @@ export async function main(args: Record<string, string | true>): Promise<void> {
         await device.sync();
         warm.dispose();
         const c = makeCase(device, s, dtype, tuning);
-        const iters = mode === 'full' ? 1 : 3;
-        results.push(...(await benchCases(device, [c], { warmup: mode === 'full' ? 0 : 1, iters })));
+        const iters = mode === 'full' ? 2 : 3;
+        const warmup = 0; // compiled above
+        // CPU time of the process (lavapipe's worker threads) per run, halved for 2 cores: steadier than wall or
+        // timestamp time on a machine shared with other jobs.
+        const cpu0 = process.cpuUsage();
+        const [r] = await benchCases(device, [c], { warmup, iters });
+        const cpu = process.cpuUsage(cpu0);
+        const cpuMs = (cpu.user + cpu.system) / 1000 / iters / 2;
+        console.log(`${''.padEnd(44)} cpu/2 ${cpuMs.toFixed(2).padStart(9)} ms  ${(c.flops! / cpuMs / 1e6).toFixed(2)} GFLOP/s`);
+        results.push({ ...r!, cpuMsPerCore: cpuMs } as BenchResult);
         c.dispose();
       }
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Device, LimitError, ParameterError, ShapeError, UnsupportedError, roundToF16 } from '@sd-webgpu/tensor';
-import { attention, type AttentionTuning } from '../../packages/kernels/src/attention';
+import { attention, attentionTuning, type AttentionTuning } from '../../packages/kernels/src/attention';
 import { attentionRef } from '../../packages/kernels/src/reference/attention';
 import { createDevice, testDevice } from '../helpers/device';
 import { expectClose, loadCase } from '../helpers/fixtures';
@@ -73,13 +73,22 @@ describe('attention', () => {
   it('gives the same result for every launch shape', async () => {
     const dev = await testDevice();
     const tunings: AttentionTuning[] = [
-      { lanes: 8, rows: 1, keys: 1, chunk: 40 },
-      { lanes: 4, rows: 3, keys: 5, chunk: 20 },
-      { lanes: 16, rows: 2, keys: 16, chunk: 8 },
+      { mode: 'direct', lanes: 8, rows: 1, keys: 1, chunk: 40 },
+      { mode: 'direct', lanes: 4, rows: 3, keys: 5, chunk: 20 },
+      { mode: 'direct', lanes: 16, rows: 2, keys: 16, chunk: 8 },
     ];
+    if (dev.features.subgroups && attentionTuning(dev, 40).mode === 'subgroup') {
+      tunings.push({ mode: 'subgroup', lanes: 8, rows: 3, keys: 8, chunk: 20 }, { mode: 'subgroup', lanes: 8, rows: 1, keys: 8, chunk: 40 });
+    }
     for (const tuning of tunings) {
       await check(dev, { b: 2, sq: 29, sk: 31, heads: 2, d: 40, causal: true, tuning }, 'f32');
       await check(dev, { b: 1, sq: 29, sk: 77, heads: 3, d: 40, tuning }, 'f32');
+    }
+    // The direct mode on the scalar-load path and at D = 512, in f16 too.
+    const direct = (d: number): AttentionTuning => ({ mode: 'direct', lanes: 8, rows: 4, keys: 8, chunk: d });
+    for (const dtype of dev.features.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)) {
+      await check(dev, { b: 1, sq: 19, sk: 23, heads: 2, d: 13, causal: true, tuning: direct(13) }, dtype);
+      await check(dev, { b: 1, sq: 21, sk: 70, heads: 1, d: 512, tuning: direct(512) }, dtype);
     }
   });
 
@@ -132,6 +141,8 @@ describe('attention', () => {
     expect(() => attention(q, k, k6, { heads: 2 })).toThrow(/k and v/);
     expect(() => attention(q.reshape([6, 8]), k, k, { heads: 2 })).toThrow(ShapeError);
     expect(() => attention(q, k, k, { heads: 2, scale: Number.NaN })).toThrow(/scale/);
+    expect(() => attention(q, k, k, { heads: 2 }, { mode: 'direct', lanes: 8, rows: 1, keys: 8, chunk: 3 })).toThrow(ParameterError);
+    expect(() => attention(q, k, k, { heads: 2 }, { mode: 'subgroup', lanes: 8, rows: 1, keys: 4, chunk: 4 })).toThrow(/8 lanes/);
     const k0 = dev.empty([2, 0, 8]);
     expect(() => attention(q, k0, k0, { heads: 2 })).toThrow(/no keys/);
     k0.dispose();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ParameterError, ShapeError, UnsupportedError, roundToF16, type Device } from '@sd-webgpu/tensor';
-import { groupNorm, layerNorm } from '../../packages/kernels/src/norm';
+import { GROUP_NORM_TUNING, groupNorm, layerNorm } from '../../packages/kernels/src/norm';
 import { groupNormRef, layerNormRef } from '../../packages/kernels/src/reference/norm';
 import { createDevice, testDevice } from '../helpers/device';
 import { expectClose, loadCase } from '../helpers/fixtures';
@@ -70,22 +70,34 @@ describe('groupNorm', () => {
     expectClose(got, want, { atol: 2e-4, rtol: 1e-4 }, 'groupNorm offset');
   });
 
+  it('caps the chunks per group (larger chunks) and still combines them exactly', async () => {
+    const dev = await testDevice();
+    const saved = { ...GROUP_NORM_TUNING };
+    try {
+      // 3 x 10000 values per group at chunks of 1000 would be 30 chunks; the cap of 4 makes chunks of 7500.
+      Object.assign(GROUP_NORM_TUNING, { chunk: 1000, maxChunks: 4 });
+      const { got, want } = await runGroupNorm(dev, [2, 12, 100, 100], 4, 1e-6, true, 'f32', 3, 0.5);
+      expectClose(got, want, { atol: 2e-5, rtol: 1e-5 }, 'groupNorm chunk cap');
+    } finally {
+      Object.assign(GROUP_NORM_TUNING, saved);
+    }
+  });
+
   it('splits tensors above the binding limit into windows of whole groups', async () => {
     const dev = await createDevice({ maxStorageBufferBindingSize: 4096 });
+    const big = await createDevice({ maxStorageBufferBindingSize: 65536 });
     try {
-      for (const shape of [[2, 8, 16, 16], [1, 4, 32, 33]]) {
-        // [2,8,16,16] f32 is 16 KiB: groups of 2 KiB, 2 per window (fused path); [1,4,32,33] has 4 groups of
-        // 4224 bytes, which fit no 4096-byte window.
-        const run = () => runGroupNorm(dev, shape, 4, 1e-5, true, 'f32');
-        if (shape[3] === 33) {
-          await expect(run()).rejects.toBeInstanceOf(LimitError);
-          continue;
-        }
-        const { got, want } = await run();
-        expectClose(got, want, { atol: 2e-5, rtol: 1e-5 }, 'groupNorm windows');
-      }
+      // [2,8,16,16] f32 is 16 KiB in groups of 2 KiB: 2 groups per window (fused path).
+      let r = await runGroupNorm(dev, [2, 8, 16, 16], 4, 1e-5, true, 'f32');
+      expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-5 }, 'groupNorm windows (fused)');
+      // [1,8,64,64] f32 is 128 KiB in 2 groups of 64 KiB (4 chunks each): one group per window (stats + apply).
+      r = await runGroupNorm(big, [1, 8, 64, 64], 2, 1e-5, false, 'f32');
+      expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-5 }, 'groupNorm windows (chunked)');
+      // [1,4,32,33] has 4 groups of 4224 bytes, which fit no 4096-byte window.
+      await expect(runGroupNorm(dev, [1, 4, 32, 33], 4, 1e-5, true, 'f32')).rejects.toBeInstanceOf(LimitError);
     } finally {
       dev.dispose();
+      big.dispose();
     }
   });
 

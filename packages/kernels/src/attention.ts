@@ -4,19 +4,25 @@
  *
  * Layout (diffusers): q `[B, Sq, H·D]`, k/v `[B, Sk, H·D]`, head h owns channels [h·D, (h+1)·D); y like q.
  *
- * Design. Each invocation owns `rows` query rows and keeps them, scaled by scale·log2(e), in registers, with their
+ * Design. Each invocation owns `rows` query rows, kept (pre-scaled by scale·log2(e)) in private arrays with their
  * f32 output accumulators, running max and running sum. All invocations of a workgroup walk the same keys in the
- * same order, so every K and V load has one address for the whole workgroup: on lavapipe a uniform load is a
- * scalar load plus a broadcast, far cheaper than per-lane loads, and on GPUs it is a broadcast from cache. There is
- * no shared memory and no barrier. Per key block: scores for `keys` keys, one max update (rescaling the output
- * once), then exp2 and accumulation. The head dim sizes the private arrays (a compile-time constant per variant),
- * but the loops over it take their bounds from uniforms of the same value: fully unrolled, a D = 88 variant took
- * 23 s to compile on lavapipe, for no measurable speed-up.
+ * same order, so the K and V values are the same for every lane: in `direct` mode each lane loads them (one address
+ * for the workgroup: a broadcast from cache on GPUs); in `subgroup` mode (lavapipe) lane l loads key j0 + l and
+ * subgroupBroadcast shares it (see AttentionMode). No shared memory, no barrier. Per block of `keys` keys: a
+ * rows x keys register tile of scores computed d-outer (each q value feeds `keys` FMAs, each k value `rows` FMAs),
+ * one running-max update per row, exp2, then acc = acc·alpha + p·V, again d-outer. This tiling doubled the speed
+ * of the key-outer loop it replaced, and subgroup mode doubled it again.
+ * The head dim sizes the private arrays (a compile-time constant per variant), but the loops over it take their
+ * bounds from uniforms of the same value: fully unrolled, a D = 88 variant took 23 s to compile on lavapipe, for no
+ * measurable speed-up.
  * Large head dims can split the output columns into `chunk`-wide slices over workgroups; each slice recomputes the
  * scores, which costs (D / chunk + 1) / 2 times the work but keeps the accumulators small (for GPUs with few
  * registers; on lavapipe the unsplit D = 512 variant is fastest, see attentionTuning).
  */
-import { type Kernel, LimitError, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat } from '@sd-webgpu/tensor';
+import {
+  type Device, type Kernel, LimitError, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat,
+} from '@sd-webgpu/tensor';
+import { matmulMode } from './matmul';
 
 export interface AttentionOptions {
   heads: number;
@@ -28,10 +34,11 @@ export interface AttentionOptions {
 
 /** Launch shape: lanes per workgroup, query rows per lane, keys per block, output columns per workgroup. */
 export interface AttentionTuning {
+  mode: AttentionMode;
   lanes: number;
   rows: number;
   keys: number;
-  /** Output columns per workgroup (a divisor of D, and of D/4 · 4 when D % 4 == 0); D means no split. */
+  /** Output columns per workgroup: a divisor of D (a multiple of 4 when D is); D means no split. */
   chunk: number;
 }
 
@@ -43,29 +50,80 @@ export interface AttentionVariant extends AttentionTuning {
 }
 
 /**
- * Tuning by head dim, from `npm run bench -- attention` on lavapipe (see bench/attention.ts for the comparison).
- * Rows per lane trade the uniform K/V loads (amortised over more rows) against private-array size.
+ * How K/V values reach the lanes. `direct`: every lane loads each key's values (one address for the workgroup).
+ * `subgroup` (CPU adapters with 8-lane subgroups, as matmulMode decides): lane l loads key j0 + l and
+ * `subgroupBroadcast` hands it to the others, so each K/V element is loaded once per workgroup instead of once per
+ * lane (lavapipe runs every storage load as a per-lane loop, uniform address or not). Needs lanes = keys = 8.
  */
-export function attentionTuning(dim: number): AttentionTuning {
-  const chunk = dim > 160 ? largestDivisorAtMost(dim, 128, dim % 4 === 0 ? 4 : 1) : dim;
-  return { lanes: 8, rows: dim <= 80 ? 2 : 1, keys: 8, chunk };
+export type AttentionMode = 'subgroup' | 'direct';
+
+/**
+ * Tuning, from side-by-side runs on lavapipe (bench/attention.ts --tune; CPU time of 2 cores, D = 40/64/80/160/512).
+ * Subgroup mode wherever matmul uses it (2.2x faster than direct mode there), with SUBGROUP_ROWS rows per lane.
+ * Direct mode: a tile of 4 rows x 8 keys per lane was best for every head dim (5.8-7.4 GFLOP/s; 2 x 8: 4.2-4.7;
+ * 1 x 8: 2.4-3.0; 8 x 8 and 4 x 16 spill: 4.4-5.8). Splitting D = 512 into 128- or 256-column slices was 2.5x
+ * slower than no split (the scores are recomputed per slice), so no split here; the option is for GPUs with small
+ * register files, where this direct-mode choice is a starting point that was not measured.
+ */
+export function attentionTuning(device: Device, dim: number): AttentionTuning {
+  const mode: AttentionMode = matmulMode(device) === 'subgroup' ? 'subgroup' : 'direct';
+  return { mode, lanes: 8, rows: mode === 'subgroup' ? SUBGROUP_ROWS : 4, keys: 8, chunk: dim };
 }
 
-function largestDivisorAtMost(n: number, max: number, step: number): number {
-  for (let c = Math.floor(max / step) * step; c >= step; c -= step) if (n % c === 0) return c;
-  return n;
+/**
+ * Rows per lane in subgroup mode, from side-by-side CPU-time runs on lavapipe (1x8x1024² d40 / 1x1x1024² d512):
+ * 1 row 10.0, 2 rows 11.2 / 15.4, 4 rows 12.2 / 16.0, 8 rows 9.4 GFLOP/s (spills); direct mode 4 x 8: 5.6 / 6.9.
+ */
+export const SUBGROUP_ROWS = 4;
+
+/** The score tile: sv[r][kk] += q_r[d] · k_(j0+kk)[d] for one d (unrolled: broadcasts need constant lanes). */
+function scoreTile(mode: AttentionMode, rows: number, keys: number): string {
+  if (mode === 'direct') {
+    return `for (var kk = 0u; kk < KB; kk = kk + 1u) {
+        let kv = V(k[krow[kk] + d]);
+        for (var r = 0u; r < RL; r = r + 1u) { sv[r][kk] = fma(qd[r], kv, sv[r][kk]); }
+      }`;
+  }
+  const out = ['let kown = V(k[kmine + d]);'];
+  for (let kk = 0; kk < keys; kk++) {
+    out.push(`let kv${kk} = subgroupBroadcast(kown, ${kk}u);`);
+    for (let r = 0; r < rows; r++) out.push(`sv[${r}][${kk}] = fma(qd[${r}], kv${kk}, sv[${r}][${kk}]);`);
+  }
+  return out.join('\n      ');
+}
+
+/** The output tile: a[r] += p[r][kk] · v_(j0+kk)[col0 + d] for one d. */
+function outputTile(mode: AttentionMode, rows: number, keys: number): string {
+  if (mode === 'direct') {
+    return `for (var kk = 0u; kk < KB; kk = kk + 1u) {
+        let vv = V(v[krow[kk] + col0 + d]);
+        for (var r = 0u; r < RL; r = r + 1u) { a[r] = fma(V(p[r][kk]), vv, a[r]); }
+      }`;
+  }
+  const out = ['let vown = V(v[kmine + col0 + d]);'];
+  for (let kk = 0; kk < keys; kk++) {
+    out.push(`let vv${kk} = subgroupBroadcast(vown, ${kk}u);`);
+    for (let r = 0; r < rows; r++) out.push(`a[${r}] = fma(V(p[${r}][${kk}]), vv${kk}, a[${r}]);`);
+  }
+  return out.join('\n      ');
 }
 
 const cache = new Map<string, Kernel>();
 
 /** Descriptor of one attention variant (memoized: the same object for the same variant). */
 export function attentionKernel(variant: AttentionVariant): Kernel {
-  const { dtype, dim, causal, lanes, rows, keys, chunk } = variant;
+  const { mode, dtype, dim, causal, lanes, rows, keys, chunk } = variant;
+  if (mode === 'subgroup' && (lanes !== 8 || keys !== 8)) {
+    throw new ParameterError('attentionKernel', 'lanes/keys', `subgroup mode needs 8 lanes and 8 keys, got ${lanes} and ${keys}`);
+  }
   const vec = dim % 4 === 0 ? 4 : 1;
-  if (dim % chunk !== 0 || chunk % vec !== 0) {
+  for (const [k, v] of Object.entries({ lanes, rows, keys })) {
+    if (!Number.isInteger(v) || v < 1) throw new ParameterError('attentionKernel', k, `must be a positive integer, got ${v}`);
+  }
+  if (!Number.isInteger(chunk) || chunk < 1 || dim % chunk !== 0 || chunk % vec !== 0) {
     throw new ParameterError('attentionKernel', 'chunk', `must divide the head dim ${dim} in steps of ${vec}, got ${chunk}`);
   }
-  const name = `attention_${dtype}_d${dim}_c${chunk}${causal ? '_causal' : ''}_${lanes}x${rows}_k${keys}`;
+  const name = `attention_${mode}_${dtype}_d${dim}_c${chunk}${causal ? '_causal' : ''}_${lanes}x${rows}_k${keys}`;
   const hit = cache.get(name);
   if (hit) return hit;
   const st = vec === 4 ? `vec4<${dtype}>` : dtype;
@@ -87,7 +145,7 @@ export function attentionKernel(variant: AttentionVariant): Kernel {
       { name: 'o4', type: 'u32' },
     ],
     workgroupSize: [lanes],
-    enables: dtype === 'f16' ? ['f16'] : [],
+    enables: [...(dtype === 'f16' ? ['f16' as const] : []), ...(mode === 'subgroup' ? ['subgroups' as const] : [])],
     source: /* wgsl */ `
 alias V = ${vec === 4 ? 'vec4<f32>' : 'f32'};
 /** Loads per head row, loads per output slice (array sizes; loops use params.d4/o4), rows per lane, keys per block. */
@@ -124,42 +182,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var kend = params.sk;
   if (CAUSAL) { kend = min(kend, row0 + WG_X * RL); } // no row of this workgroup sees keys past its last row
   for (var j0 = 0u; j0 < kend; j0 = j0 + KB) {
-    // Scores of KB keys (log2 domain). The key index is the same for every lane: uniform loads.
-    var s: array<array<f32, KB>, RL>;
-    for (var kk = 0u; kk < KB; kk = kk + 1u) {
-      let j = j0 + kk;
-      let krow = kbase + min(j, params.sk - 1u) * params.stride;
-      var sc: array<V, RL>;
-      for (var r = 0u; r < RL; r = r + 1u) { sc[r] = V(0.0); }
-      for (var d = 0u; d < params.d4; d = d + 1u) {
-        let kv = V(k[krow + d]);
-        for (var r = 0u; r < RL; r = r + 1u) { sc[r] = fma(qr[r][d], kv, sc[r]); }
-      }
-      for (var r = 0u; r < RL; r = r + 1u) {
-        let valid = j < params.sk && (!CAUSAL || j <= row0 + r * WG_X + lane);
-        s[r][kk] = select(NEG, hsum(sc[r]), valid);
-      }
-    }
-    // One max update per block: rescale the running sum and the accumulators once.
+    // Rows of the block's keys (clamped; keys past the end are masked below), the same for every lane.
+    var krow: array<u32, KB>;
+    for (var kk = 0u; kk < KB; kk = kk + 1u) { krow[kk] = kbase + min(j0 + kk, params.sk - 1u) * params.stride; }
+    let kmine = kbase + min(j0 + lane, params.sk - 1u) * params.stride; // subgroup mode: this lane's key
+    // Scores, d-outer: each q load feeds KB FMAs and each k load RL FMAs (a register tile of RL x KB).
+    var sv: array<array<V, KB>, RL>;
     for (var r = 0u; r < RL; r = r + 1u) {
-      var mx = m[r];
-      for (var kk = 0u; kk < KB; kk = kk + 1u) { mx = max(mx, s[r][kk]); }
-      let alpha = exp2(m[r] - mx);
-      m[r] = mx;
-      l[r] = l[r] * alpha;
-      for (var d = 0u; d < params.o4; d = d + 1u) { acc[r][d] = acc[r][d] * alpha; }
+      for (var kk = 0u; kk < KB; kk = kk + 1u) { sv[r][kk] = V(0.0); }
     }
-    for (var kk = 0u; kk < KB; kk = kk + 1u) {
-      let vrow = kbase + min(j0 + kk, params.sk - 1u) * params.stride + col0;
-      var p: array<f32, RL>;
-      for (var r = 0u; r < RL; r = r + 1u) {
-        p[r] = select(0.0, exp2(s[r][kk] - m[r]), s[r][kk] > NEG);
-        l[r] = l[r] + p[r];
+    for (var d = 0u; d < params.d4; d = d + 1u) {
+      var qd: array<V, RL>;
+      for (var r = 0u; r < RL; r = r + 1u) { qd[r] = qr[r][d]; }
+      ${scoreTile(mode, rows, keys)}
+    }
+    // Running max per row; p = exp2(s - max) (log2 domain: q carries scale·log2(e)); alpha rescales the past.
+    var p: array<array<f32, KB>, RL>;
+    var alpha: array<f32, RL>;
+    for (var r = 0u; r < RL; r = r + 1u) {
+      let i = row0 + r * WG_X + lane;
+      var mx = m[r];
+      for (var kk = 0u; kk < KB; kk = kk + 1u) {
+        let j = j0 + kk;
+        let valid = j < params.sk && (!CAUSAL || j <= i);
+        p[r][kk] = select(NEG, hsum(sv[r][kk]), valid);
+        mx = max(mx, p[r][kk]);
       }
-      for (var d = 0u; d < params.o4; d = d + 1u) {
-        let vv = V(v[vrow + d]);
-        for (var r = 0u; r < RL; r = r + 1u) { acc[r][d] = fma(V(p[r]), vv, acc[r][d]); }
+      alpha[r] = exp2(m[r] - mx);
+      m[r] = mx;
+      var sum = 0.0;
+      for (var kk = 0u; kk < KB; kk = kk + 1u) {
+        p[r][kk] = select(0.0, exp2(p[r][kk] - mx), p[r][kk] > NEG);
+        sum = sum + p[r][kk];
       }
+      l[r] = l[r] * alpha[r] + sum;
+    }
+    // acc = acc·alpha + p·V, d-outer like the scores.
+    for (var d = 0u; d < params.o4; d = d + 1u) {
+      var a: array<V, RL>;
+      for (var r = 0u; r < RL; r = r + 1u) { a[r] = acc[r][d] * alpha[r]; }
+      ${outputTile(mode, rows, keys)}
+      for (var r = 0u; r < RL; r = r + 1u) { acc[r][d] = a[r]; }
     }
   }
 
@@ -202,15 +265,16 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const dim = c / heads;
   const scale = opts.scale ?? 1 / Math.sqrt(dim);
   if (!Number.isFinite(scale)) throw new ParameterError(op, 'scale', `must be finite, got ${scale}`);
+  if (sk === 0 && q.size > 0) throw new ShapeError(op, 'k and v have no keys (Sk = 0)', [k.shape]);
   const device = q.device;
-  const y = device.empty(q.shape, q.dtype);
-  if (y.size === 0) return y;
-  if (sk === 0) throw new ShapeError(op, 'k and v have no keys (Sk = 0)', [k.shape]);
   const limit = device.limits.maxStorageBufferBindingSize;
   for (const t of [q, k, v]) {
     if (t.byteLength > limit) throw new LimitError(op, `${t.describe()} is larger than maxStorageBufferBindingSize ${limit}`);
   }
-  const t = tuning ?? attentionTuning(dim);
+  const t = tuning ?? attentionTuning(device, dim);
+  if (t.mode === 'subgroup' && !device.features.subgroups) {
+    throw new UnsupportedError(op, 'subgroup mode needs the device feature "subgroups"');
+  }
   const kernel = attentionKernel({ dtype: q.dtype as 'f32' | 'f16', dim, causal, ...t });
   const vec = dim % 4 === 0 ? 4 : 1;
   const nchunks = dim / t.chunk;
@@ -219,6 +283,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (qBlocks > max || heads * nchunks > max || b > max) {
     throw new LimitError(op, `grid ${qBlocks}x${heads * nchunks}x${b} exceeds ${max} workgroups per dimension`);
   }
+  const y = device.empty(q.shape, q.dtype);
+  if (y.size === 0) return y;
   device.run(kernel, {
     bindings: { q, k, v, y },
     uniforms: { sq, sk, stride: c / vec, nchunks, scale2: scale * Math.LOG2E, d4: dim / vec, o4: t.chunk / vec },

@@ -53,14 +53,21 @@ export interface LayerNormVariant {
 }
 
 /**
- * Tuning of group norm, from `npm run bench -- norm` on lavapipe (2 cores): `chunk` elements per workgroup
- * (4096 and 8192 were within noise, 1024 was slower, 16384 starved the cores on small tensors), at most
- * `maxChunks` chunks per group (each `apply` workgroup combines them all), 64 lanes per workgroup.
+ * Tuning of group norm, from `npm run bench -- norm --tune` (CPU time, side by side) on lavapipe (2 shared cores):
+ * workgroups of one 8-lane subgroup were 1.5-3x faster than 64 lanes and 9-14x faster than 256 (every extra
+ * subgroup is a coroutine switched at each barrier); chunks of 4096 and 16384 values were within noise, 1024 was
+ * 1.2-1.4x slower (per-workgroup overhead); one workgroup per group was as fast on 2x320x64x64 (64 groups) but 1.4x
+ * slower on 1x128x256x256 (32 groups, so 32 workgroups). At most `maxChunks` chunks per group, since every `apply`
+ * workgroup combines all of its group's chunk statistics.
  */
-export const GROUP_NORM_TUNING = { chunk: 4096, maxChunks: 64, workgroup: 64 };
+export const GROUP_NORM_TUNING = { chunk: 4096, maxChunks: 64, workgroup: 8 };
 
-/** Layer norm launch shape (lanes per row × rows per workgroup), from `npm run bench -- norm`. */
-export const LAYER_NORM_TUNING = { lanes: 32, rows: 2 };
+/**
+ * Layer norm launch shape: `lanes` per workgroup reduce one row, `rows` rows per workgroup one after the other.
+ * 8 lanes beat 16-64 (see GROUP_NORM_TUNING); 8-16 rows per workgroup beat 1 (per-workgroup overhead), measured on
+ * 2x4096x320 with `npm run bench -- norm --tune`.
+ */
+export const LAYER_NORM_TUNING = { lanes: 8, rows: 16 };
 
 // ---------------------------------------------------------------------------------------------------------------
 // WGSL pieces shared by the variants
@@ -78,18 +85,19 @@ fn hsum(v: V) -> f32 { return ${vec === 4 ? 'dot(v, vec4<f32>(1.0))' : 'v'}; }
 ${withStore ? `fn st(i: u32, v: V) { y[i] = ${storageType(dtype, vec)}(v); }` : ''}`;
 }
 
-/** A tree sum over the WG_X lanes of row `ly` of a WG_X x WG_Y workgroup (call in uniform control flow). */
+/**
+ * The sum over the WG_X lanes of row `ly` of a WG_X x WG_Y workgroup (call in uniform control flow). Every lane
+ * reads all partial sums (same addresses: cheap) instead of a log-step tree: two barriers instead of 2 + log2(WG_X),
+ * and barriers are what costs on lavapipe.
+ */
 const ROW_SUM = /* wgsl */ `
 var<workgroup> red: array<f32, WG_X * WG_Y>;
 fn row_sum(v: f32, lx: u32, ly: u32) -> f32 {
   let o = ly * WG_X;
   red[o + lx] = v;
   workgroupBarrier();
-  for (var s = WG_X / 2u; s > 0u; s = s / 2u) {
-    if (lx < s) { red[o + lx] = red[o + lx] + red[o + lx + s]; }
-    workgroupBarrier();
-  }
-  let r = red[o];
+  var r = 0.0;
+  for (var i = 0u; i < WG_X; i = i + 1u) { r = r + red[o + i]; }
   workgroupBarrier();
   return r;
 }`;
@@ -250,24 +258,28 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
   checkAffine(op, weight, 'weight', c, dtype);
   checkAffine(op, bias, 'bias', c, dtype);
   const device = x.device;
-  const y = device.empty(x.shape, dtype);
-  const hw = x.size / Math.max(1, n * c);
-  if (x.size === 0) return y;
+  if (x.size === 0) return device.empty(x.shape, dtype);
+  const hw = x.size / (n * c);
   const vec: 1 | 4 = hw % 4 === 0 ? 4 : 1;
   const cpg = c / groups;
   const len = (cpg * hw) / vec; // one group, in loads
   const ngroups = n * groups;
+  const gBytes = (len * vec * x.byteLength) / x.size;
+  const windows = groupWindows(device, op, x, ngroups, gBytes);
+  const max = device.limits.maxComputeWorkgroupsPerDimension;
   const { workgroup } = GROUP_NORM_TUNING;
   const nchunks = Math.min(GROUP_NORM_TUNING.maxChunks, Math.ceil((len * vec) / GROUP_NORM_TUNING.chunk));
   const chunk = Math.ceil(len / nchunks);
-  for (const [g0, g1] of groupWindows(device, op, x, ngroups, len * vec)) {
-    const gBytes = (len * vec * x.byteLength) / x.size;
+  if (nchunks > 1 && windows.some(([g0, g1]) => g1 - g0 > max)) {
+    throw new LimitError(op, `more than ${max} groups per dispatch (${x.describe()}, ${groups} groups)`);
+  }
+  const y = device.empty(x.shape, dtype);
+  for (const [g0, g1] of windows) {
     const xWin = window(x, g0, g1, gBytes);
     const yWin = window(y, g0, g1, gBytes);
     const count = g1 - g0;
     const base = { len, chunk, nchunks, hw: hw / vec, cpg, groups, group0: g0, ngroups: count, gx: 1, eps };
     if (nchunks === 1) {
-      const max = device.limits.maxComputeWorkgroupsPerDimension;
       const gx = Math.min(count, max);
       const kernel = groupNormKernel({ dtype, vec, pass: 'fused', silu, workgroup });
       device.run(kernel, {
@@ -276,9 +288,6 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
         workgroups: [gx, Math.ceil(count / gx)],
       });
       continue;
-    }
-    if (count > device.limits.maxComputeWorkgroupsPerDimension) {
-      throw new LimitError(op, `${count} groups exceed ${device.limits.maxComputeWorkgroupsPerDimension} workgroups per dimension`);
     }
     device.scope(() => {
       const stats = device.empty([count * nchunks, 2], 'f32');
@@ -298,8 +307,7 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
 }
 
 /** Splits [0, ngroups) into windows of whole groups whose bindings fit the device limit at aligned offsets. */
-function groupWindows(device: Device, op: string, x: Tensor, ngroups: number, groupElems: number): [number, number][] {
-  const groupBytes = (groupElems * x.byteLength) / x.size;
+function groupWindows(device: Device, op: string, x: Tensor, ngroups: number, groupBytes: number): [number, number][] {
   const limit = device.limits.maxStorageBufferBindingSize;
   if (x.byteLength <= limit) return [[0, ngroups]];
   const align = device.limits.minStorageBufferOffsetAlignment;
