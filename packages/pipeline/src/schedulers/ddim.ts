@@ -1,6 +1,5 @@
 import type { TorchGenerator } from '../rng/torch_generator';
-import { SchedulerBase } from './base';
-import { arange, linspace, roundHalfEven } from './numpy_compat';
+import { DiscreteTimeScheduler } from './discrete_base';
 import type { StepResult } from './types';
 
 /**
@@ -10,36 +9,11 @@ import type { StepResult } from './types';
  *   x0  = (x - sqrt(1-ᾱ_t)·eps) / sqrt(ᾱ_t)
  *   x'  = sqrt(ᾱ_prev)·x0 + sqrt(1-ᾱ_prev)·eps,    prev = t - T/n (ᾱ_prev = final ᾱ below 0)
  */
-export class DdimScheduler<T> extends SchedulerBase<T> {
+export class DdimScheduler<T> extends DiscreteTimeScheduler<T> {
   readonly name = 'ddim' as const;
 
-  get sigmas(): null {
-    return null;
-  }
-
-  get initNoiseSigma(): number {
-    return 1;
-  }
-
-  inputScale(): number {
-    return 1;
-  }
-
   protected buildTimesteps(n: number): void {
-    const T = this.config.num_train_timesteps;
-    switch (this.config.timestep_spacing) {
-      case 'leading': {
-        const ratio = Math.floor(T / n);
-        this.ts = Array.from({ length: n }, (_, i) => i * ratio + this.config.steps_offset).reverse();
-        break;
-      }
-      case 'linspace':
-        this.ts = linspace(0, T - 1, n).map(roundHalfEven).reverse();
-        break;
-      case 'trailing':
-        this.ts = arange(T, 0, -T / n).map((v) => roundHalfEven(v) - 1);
-        break;
-    }
+    this.ts = this.spacedTimesteps(n).reverse();
   }
 
   protected clearState(): void {

@@ -1,7 +1,6 @@
 import { ParameterError } from '@sd-webgpu/tensor';
 import type { TorchGenerator } from '../rng/torch_generator';
-import { SchedulerBase } from './base';
-import { arange, linspace, roundHalfEven } from './numpy_compat';
+import { DiscreteTimeScheduler } from './discrete_base';
 import type { StepResult } from './types';
 
 /** Adams-Bashforth weights on the stored eps history, newest first (diffusers `step_plms`). */
@@ -19,7 +18,7 @@ const PLMS_WEIGHTS: readonly (readonly number[])[] = [
  * eps, and later steps use 2-, 3- and 4-term Adams-Bashforth combinations of the eps history. The
  * transfer from x_t to x_prev is the PNDM formula (`_get_prev_sample`).
  */
-export class PndmScheduler<T> extends SchedulerBase<T> {
+export class PndmScheduler<T> extends DiscreteTimeScheduler<T> {
   readonly name = 'pndm' as const;
   /** Copies of past eps, oldest first (at most 4). */
   private ets: T[] = [];
@@ -27,39 +26,10 @@ export class PndmScheduler<T> extends SchedulerBase<T> {
   private curSample: T | null = null;
   private counter = 0;
 
-  get sigmas(): null {
-    return null;
-  }
-
-  get initNoiseSigma(): number {
-    return 1;
-  }
-
-  inputScale(): number {
-    return 1;
-  }
-
   protected buildTimesteps(n: number): void {
-    const T = this.config.num_train_timesteps;
-    let base: number[]; // ascending
-    switch (this.config.timestep_spacing) {
-      case 'leading': {
-        const ratio = Math.floor(T / n);
-        base = Array.from({ length: n }, (_, i) => i * ratio + this.config.steps_offset);
-        break;
-      }
-      case 'linspace':
-        base = linspace(0, T - 1, n).map(roundHalfEven);
-        break;
-      case 'trailing':
-        base = arange(T, 0, -T / n)
-          .map((v) => roundHalfEven(v) - 1)
-          .reverse();
-        break;
-    }
+    const base = this.spacedTimesteps(n);
     // plms = concat(base[:-1], base[-2:-1], base[-1:]) reversed: the second-to-last entry appears twice
-    const plms = [...base.slice(0, -1), ...base.slice(-2, -1), ...base.slice(-1)];
-    this.ts = plms.reverse();
+    this.ts = [...base.slice(0, -1), ...base.slice(-2, -1), ...base.slice(-1)].reverse();
   }
 
   protected clearState(): void {
