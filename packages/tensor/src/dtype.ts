@@ -1,4 +1,5 @@
 import { UnsupportedError } from './errors';
+import { f16ArrayToF32, f16BitsToF32Bits, f32ArrayToF16, f32BitsToF16Bits } from './half';
 
 /** Element types a Tensor can hold. f16 needs the device's `shader-f16` feature. */
 export type DType = 'f32' | 'f16' | 'i32' | 'u32';
@@ -14,55 +15,28 @@ export function checkFloat(op: string, dtype: DType): void {
   if (dtype !== 'f32' && dtype !== 'f16') throw new UnsupportedError(op, `dtype ${dtype} (expected f32 or f16)`);
 }
 
-// --- f16 <-> f32 on the host (round to nearest even, subnormals, inf/NaN) ---
+// --- f16 <-> f32 on the host (see half.ts) ---
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
+/** number → f16 bits (rounded to f32 first, then to nearest even f16). */
 export function f32ToF16Bits(value: number): number {
   f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / NaN
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow -> signed zero
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let h = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    if (rest > half || (rest === half && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // may carry into the exponent: still correct
-  return sign | h;
+  return f32BitsToF16Bits(u32[0]!);
 }
 
 export function f16BitsToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  u32[0] = f16BitsToF32Bits(h);
+  return f32[0]!;
 }
 
 export function toF16Array(src: ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f32ToF16Bits(src[i]!);
-  return out;
+  return f32ArrayToF16(src instanceof Float32Array ? src : Float32Array.from(src));
 }
 
 export function fromF16Array(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f16BitsToF32(src[i]!);
-  return out;
+  return f16ArrayToF32(src);
 }
 
 /** Rounds every value to the nearest f16 (what an f16 tensor would hold), returned as f32. */

@@ -1,5 +1,6 @@
 export * from './errors';
 export * from './dtype';
+export { checkLengths, f16ArrayToF32, f16BitsToF32Bits, f32ArrayToF16, f32BitsToF16Bits } from './half';
 export { type Kernel, type BindingDecl, type UniformDecl, type UniformType, kernelSource, packUniforms } from './kernel';
 export { BufferPool, bucketSize, type PoolStats, type PoolOptions } from './pool';
 export { type Binding, type BufferWindow, type RunArgs } from './recorder';
