@@ -10,17 +10,17 @@ import { benchCases, writeResults } from './harness';
 
 const MiB = 2 ** 20;
 
-function intFlag(args: Record<string, string | true>, name: string, fallback: number): number {
+function intFlag(args: Record<string, string | true>, name: string, fallback: number, min = 1): number {
   const v = args[name];
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (v === true || !Number.isInteger(n) || n < 1) throw new ParameterError('bench unet', `--${name}`, `must be a positive integer, got ${String(v)}`);
+  if (v === true || !Number.isInteger(n) || n < min) throw new ParameterError('bench unet', `--${name}`, `must be an integer ≥ ${min}, got ${String(v)}`);
   return n;
 }
 
 export async function main(args: Record<string, string | true>): Promise<void> {
   const size = intFlag(args, 'size', 8);
-  const warmup = intFlag(args, 'warmup', 1);
+  const warmup = intFlag(args, 'warmup', 1, 0);
   const iters = intFlag(args, 'iters', 1);
   const requested = args.dtype ?? 'f16';
   if (requested !== 'f16' && requested !== 'f32') throw new ParameterError('bench unet', '--dtype', `must be f16 or f32, got ${String(requested)}`);

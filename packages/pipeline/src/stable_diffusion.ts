@@ -1,4 +1,4 @@
-import { Device, ParameterError, type Tensor } from '@sd-webgpu/tensor';
+import { Device, type Tensor } from '@sd-webgpu/tensor';
 import { concat, mul, linearCombination, scale, slice } from '@sd-webgpu/kernels';
 import {
   AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
@@ -6,12 +6,13 @@ import {
 } from '@sd-webgpu/models';
 import { GpuLatentBackend } from './gpu_backend';
 import { resizeRgba } from './image/resize';
+import { checkRgbaImage } from './image/rgba';
 import { rgbaToTensorData, tensorToRgba } from './image/tensor';
 import {
   type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, resolveOptions, resolveStrength,
 } from './options';
 import { TorchGenerator } from './rng';
-import { type Scheduler, createScheduler } from './schedulers';
+import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers';
 
 export interface LoadOptions {
   /** An existing device (kept alive by the caller); otherwise one is created and owned by the model. */
@@ -111,9 +112,7 @@ export class StableDiffusion {
   /** Image to image: encodes `image`, noises it to the strength's start step, denoises the remaining steps. */
   async img2img(options: Img2ImgOptions): Promise<GeneratedImage[]> {
     const img = options.image;
-    if (!img || !Number.isInteger(img.width) || !Number.isInteger(img.height) || img.data?.length !== img.width * img.height * 4) {
-      throw new ParameterError('StableDiffusion', 'image', 'must be RGBA { width, height, data } with width·height·4 bytes');
-    }
+    checkRgbaImage('StableDiffusion.img2img', img);
     const o = resolveOptions(options, { width: img.width - (img.width % 8), height: img.height - (img.height % 8) });
     const strength = resolveStrength(options.strength, o.steps);
     const input = img.width === o.width && img.height === o.height ? img : resizeRgba(img, o.width, o.height);
@@ -151,8 +150,8 @@ export class StableDiffusion {
   }
 
   #scheduler(o: ResolvedOptions): Scheduler<Tensor> {
-    const cfg = this.configs.scheduler ?? undefined;
-    return createScheduler(o.scheduler, new GpuLatentBackend(this.device), cfg as never);
+    const cfg = (this.configs.scheduler ?? undefined) as SchedulerConfigInput | undefined;
+    return createScheduler(o.scheduler, new GpuLatentBackend(this.device), cfg);
   }
 
   /** Prompt embeddings `[rows, 77, hidden]`: the unconditional rows first (when guiding), then the prompt rows. */
