@@ -5,7 +5,7 @@ export * from './keymap';
 export * from './weights';
 export * from './checkpoint';
 export * from './nn/module';
-export { ClipTextModel } from './clip/text_encoder';
+export { ClipEncoderLayer, ClipTextModel } from './clip/text_encoder';
 export * from './unet';
 export * from './vae';
 export type { Taps } from './unet';

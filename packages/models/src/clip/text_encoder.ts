@@ -46,7 +46,7 @@ class ClipMlp {
 }
 
 /** HF CLIPEncoderLayer (pre-LN). */
-class ClipEncoderLayer {
+export class ClipEncoderLayer {
   readonly layer_norm1: LayerNorm;
   readonly self_attn: ClipAttention;
   readonly layer_norm2: LayerNorm;
