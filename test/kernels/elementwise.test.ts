@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { type Device, ParameterError, ShapeError, type Tensor, UnsupportedError, roundToF16 } from '@sd-webgpu/tensor';
 import {
   ELEMENTWISE, type ElementwiseName, add, div, elementwise, geglu, gelu, linearCombination, mul, quickGelu, scale, silu, sub,
 } from '../../packages/kernels/src/elementwise';
-import { refGeglu, refLinear, refLinearCombination, refMap } from '../../packages/kernels/src/reference/elementwise';
+import { refGeglu, refLinearCombination, refMap } from '../../packages/kernels/src/reference/elementwise';
+import { linear } from '../../packages/kernels/src/matmul';
 import { createDevice, testDevice } from '../helpers/device';
 import { expectClose, loadCase } from '../helpers/fixtures';
 
@@ -155,8 +154,7 @@ describe('elementwise fixtures', () => {
     });
   }
 
-  // The linear before the gate: the project's GPU `linear` when matmul.ts exists, else a float64 CPU linear.
-  const matmulFile = fileURLToPath(new URL('../../packages/kernels/src/matmul.ts', import.meta.url));
+  // The linear before the gate runs on the GPU too (test/kernels/matmul.test.ts covers it on its own).
   for (const name of ['geglu_2x17x32_to128', 'geglu_1x77x40_to160']) {
     it(name, async () => {
       const dev = await testDevice();
@@ -164,16 +162,8 @@ describe('elementwise fixtures', () => {
       const x = c.inputs.x!;
       const w = c.weights['proj.weight']!;
       const b = c.weights['proj.bias']!;
-      let h: Tensor;
-      if (existsSync(matmulFile)) {
-        const mod = (await import(/* @vite-ignore */ matmulFile)) as { linear(x: Tensor, w: Tensor, b?: Tensor): Tensor };
-        h = mod.linear(dev.tensor(x.data as Float32Array, x.shape), dev.tensor(w.data as Float32Array, w.shape),
-          dev.tensor(b.data as Float32Array, b.shape));
-      } else {
-        const hr = refLinear({ data: x.data as Float32Array, shape: x.shape }, { data: w.data as Float32Array, shape: w.shape },
-          b.data as Float32Array);
-        h = dev.tensor(hr.data, hr.shape);
-      }
+      const h = linear(dev.tensor(x.data as Float32Array, x.shape), dev.tensor(w.data as Float32Array, w.shape),
+        dev.tensor(b.data as Float32Array, b.shape));
       const y = geglu(h);
       expect(y.shape).toEqual(c.outputs.y!.shape);
       // README: linear 1e-5 abs + 1e-5 rel (K ≤ 40 here); the gating adds ≤ 1e-6.

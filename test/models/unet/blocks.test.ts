@@ -4,17 +4,17 @@ import { type Device, type Tensor } from '@sd-webgpu/tensor';
 import { type WeightScope, rootScope } from '../../../packages/models/src/weights/scope';
 import { disposeModule } from '../../../packages/models/src/nn/module';
 import { ResnetBlock2D } from '../../../packages/models/src/unet/resnet';
-import { Transformer2DModel } from '../../../packages/models/src/unet/transformer';
+import { FeedForward, Transformer2DModel } from '../../../packages/models/src/unet/transformer';
 import { Downsample2D, Upsample2D, VAE_DOWNSAMPLE_PADDING } from '../../../packages/models/src/unet/resample';
 import { TimestepEmbedding, Timesteps } from '../../../packages/models/src/unet/embeddings';
 import { testDevice } from '../../helpers/device';
 import { type FixtureCase, asFloat32, expectClose, fixturePath, loadCase } from '../../helpers/fixtures';
 import { errorScale, storeFromCase, upload } from './helpers';
 
-const cases = (prefix: string): string[] =>
-  readdirSync(fixturePath('blocks'))
+const cases = (prefix: string, folder = 'blocks'): string[] =>
+  readdirSync(fixturePath(folder))
     .filter((f) => f.startsWith(prefix) && f.endsWith('.safetensors'))
-    .map((f) => `blocks/${f.replace(/\.safetensors$/, '')}`)
+    .map((f) => `${folder}/${f.replace(/\.safetensors$/, '')}`)
     .sort();
 
 /**
@@ -63,6 +63,16 @@ describe('Transformer2DModel (blocks/transformer2d_sd1_*)', () => {
           channels: a.channels, heads: a.heads, crossAttentionDim: a.cross_attention_dim, groups: a.groupnorm_groups,
         });
         return [block, block.forward(upload(dev, c.inputs.x!, 'f32'), upload(dev, c.inputs.context!, 'f32'))];
+      }));
+  }
+});
+
+describe('FeedForward with GEGLU (ops/feedforward_geglu_*)', () => {
+  for (const name of cases('feedforward_geglu_', 'ops')) {
+    it(name, () =>
+      checkBlock(name, (dev, c, scope) => {
+        const block = new FeedForward(scope, c.attrs.dim);
+        return [block, block.forward(upload(dev, c.inputs.x!, 'f32'))];
       }));
   }
 });

@@ -131,18 +131,3 @@ export function refLinearCombination(terms: readonly (readonly [ArrayLike<number
   }
   return out;
 }
-
-/** x·W^T + b over the last dim (W `[out, in]`), float64 accumulation: for tests that need a linear before gating. */
-export function refLinear(x: RefTensor, w: RefTensor, b?: ArrayLike<number>): RefResult {
-  const [outF, inF] = w.shape as [number, number];
-  const rows = numel(x.shape) / inF;
-  const out = new Float32Array(rows * outF);
-  for (let r = 0; r < rows; r++) {
-    for (let o = 0; o < outF; o++) {
-      let acc = b ? b[o]! : 0;
-      for (let k = 0; k < inF; k++) acc += x.data[r * inF + k]! * w.data[o * inF + k]!;
-      out[r * outF + o] = acc;
-    }
-  }
-  return { data: out, shape: [...x.shape.slice(0, -1), outF] };
-}

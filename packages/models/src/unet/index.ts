@@ -1,5 +1,5 @@
 export { ResnetBlock2D, type ResnetBlock2DOptions } from './resnet';
-export { Attention, BasicTransformerBlock, Transformer2DModel, type Transformer2DOptions } from './transformer';
+export { Attention, BasicTransformerBlock, FeedForward, Transformer2DModel, type Transformer2DOptions } from './transformer';
 export { Timesteps, TimestepEmbedding, batchTimesteps } from './embeddings';
 export { Downsample2D, Upsample2D, VAE_DOWNSAMPLE_PADDING } from './resample';
 export {

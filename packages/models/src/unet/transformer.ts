@@ -58,7 +58,7 @@ class GEGLU {
 }
 
 /** diffusers FeedForward (activation 'geglu', mult 4): net.0 = GEGLU, net.1 = dropout, net.2 = Linear(inner, dim). */
-class FeedForward {
+export class FeedForward {
   readonly net: { 0: GEGLU; 2: Linear };
   constructor(scope: WeightScope, dim: number) {
     const inner = 4 * dim;
