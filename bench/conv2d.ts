@@ -1,4 +1,5 @@
-// `npm run bench -- conv2d [--quick] [--dtype f32|f16] [--tiles [--only <shape name part>]] [--baseline]`
+// `npm run bench -- conv2d [--quick] [--dtype f32|f16] [--tiles [--only <shape name part>]] [--baseline]
+//   [--subgroup [--sgtiles 1x32x1,2x16x1,4x8x1r,4x8x1v (r: shared rows, v: vec4 x loads)] [--only <shape name part>]]`
 //
 // conv2d at SD 1.5 shapes: the UNet's 3x3 convs (320 ch at 64x64, 640 at 32x32, 1280 at 16x16 and 8x8, batch 2 for
 // classifier-free guidance), the downsample (3x3 s2), the 1x1 proj_in/conv_shortcut, and the VAE decoder's 3x3 convs
@@ -17,6 +18,13 @@
 //   --tiles (channel-lane kernel, tileY x tileX x vec): 320@32x32 1x16x1 12.7, 1x8x2 12.7, 2x8x1 12.5, 1x12x1 10.2,
 //     1x16x2 8.1 (spills); 1280@8x8 1x16x1 4.7 (half the tile idle), 1x8x2 7.9, 2x8x1 8.2; 3x3 s2 1x16x1 5.6,
 //     1x8x2 9.3; 1x1 320@64x64 pointwise 16x2 11.4, 8x4 11.2, 12x2 10.7, channel-lane 1x16x2 10.0.
+//   --subgroup (uniform-load table tile "before" vs the default, on lavapipe the subgroup-shared kernel of
+//     conv2d/subgroup.ts; batch 1, 2 interleaved rounds, cpu GFLOP/s), f32: 320@64x64 10.9 → 19.7, 640@32x32 7.6 → 18.3,
+//     1280@16x16 8.0 → 13.1, 1280@8x8 8.7 → 18.0, s2 320 6.0 → 16.3, VAE 512@64x64 11.5 → 25.1, VAE 128@256x256
+//     10.7 → 23.6, VAE enc s2 9.0 → 17.9; f16 (one round): 12.6 → 25.5, 8.3 → 19.3, 13.1 → 27.5, 11.3 → 22.5,
+//     s2 10.4 → 25.7. Tile sweeps behind the choice are quoted in packages/kernels/src/conv2d/tiles.ts.
+//     1x1 (pointwise, weights shared by subgroupBroadcast; --tiles --only 1x1 --sgtiles p16x2): 320@64x64 11.0 → 20.4;
+//     default run --quick: 1x1 320@64x64 14.6-15.6, shortcut 320->640 32x32 6.5 → 19.7-21.1 (f32/f16).
 //   Packing a 1280x1280x3x3 weight on the fly costs ~45 ms (~17 % of a batch-1 conv at 8x8): pack once at load.
 //   Design experiments (same machine): lanes over pixels with uniform weights (matmul's layout turned around) 4.5 on
 //   3x3; a lane per scalar channel 5.0; unrolling the kernel-row or input-channel loop 2x slower (code size);
@@ -24,7 +32,7 @@
 import { availableParallelism } from 'node:os';
 import { Device, type Kernel, type Tensor } from '@sd-webgpu/tensor';
 import {
-  type Conv2dOptions, type Conv2dTile, conv2d, conv2dFlops, conv2dOutputShape, conv2dPackWeight,
+  type Conv2dOptions, type Conv2dTile, chooseConv2dTile, conv2d, conv2dFlops, conv2dOutputShape, conv2dPackWeight,
 } from '../packages/kernels/src/conv2d';
 import { type BenchResult, benchCases, writeResults } from './harness';
 
@@ -168,7 +176,13 @@ export async function main(args: Record<string, string | true>): Promise<void> {
       { tileY: 1, tileX: 16, vec: 1 }, { tileY: 1, tileX: 8, vec: 2 }, { tileY: 2, tileX: 8, vec: 1 },
       { tileY: 1, tileX: 12, vec: 1 }, { tileY: 1, tileX: 16, vec: 2 },
     ];
-    const pointwise = [{ rows: 16, vec: 2 }, { rows: 12, vec: 2 }, { rows: 8, vec: 4 }, { rows: 32, vec: 1 }];
+    const pointwise: { rows: number; vec: number; subgroup?: boolean }[] = [
+      { rows: 16, vec: 2 }, { rows: 12, vec: 2 }, { rows: 8, vec: 4 }, { rows: 32, vec: 1 },
+      ...(typeof args.sgtiles === 'string' ? args.sgtiles : '').split(',').filter((t) => /^p\d+x\d+$/.test(t)).map((t) => {
+        const [rows, vec] = t.slice(1).split('x').map(Number) as [number, number];
+        return { rows, vec, subgroup: true };
+      }),
+    ];
     const only = typeof args.only === 'string' ? args.only : '';
     const tuneShapes: Shape[] = [
       { name: '3x3 320 32x32', x: [1, 320, 32, 32], w: [320, 320, 3, 3], opts: { padding: 1 } },
@@ -182,7 +196,7 @@ export async function main(args: Record<string, string | true>): Promise<void> {
         conv2d(x, w, b, { ...s.opts, tile: t });
       }]);
       if (s.w[2] === 1) {
-        variants.push(...pointwise.map((p): [string, () => void] => [`pointwise ${p.rows}x${p.vec}`, () => {
+        variants.push(...pointwise.map((p): [string, () => void] => [`pointwise ${p.rows}x${p.vec}${p.subgroup ? ' subgroup' : ''}`, () => {
           conv2d(x, w, b, { ...s.opts, pointwiseTile: p });
         }]));
       } else {
@@ -194,6 +208,35 @@ export async function main(args: Record<string, string | true>): Promise<void> {
       for (const t of [x, w, b]) t.dispose();
     }
     writeResults('conv2d-tiles', device, out);
+    device.dispose();
+    return;
+  }
+
+  if (args.subgroup) {
+    // The uniform-load kernel's table tile ("before") beside the default (on lavapipe: the subgroup-shared kernel of
+    // ./conv2d/subgroup.ts) and any --sgtiles subgroup tiles, per 3x3 shape at batch 1.
+    const sgTiles: Conv2dTile[] = (typeof args.sgtiles === 'string' ? args.sgtiles : '')
+      .split(',').filter((t) => t).map((t) => {
+        const [tileY, tileX, vec] = t.replace(/[rv]$/, '').split('x').map(Number) as [number, number, number];
+        return { tileY, tileX, vec, subgroup: true, shareRows: t.endsWith('r'), x4: t.endsWith('v') };
+      });
+    const only = typeof args.only === 'string' ? args.only : '';
+    const list = shapes(1, false).filter((s) => s.w[2] === 3 && s.name.includes(only));
+    for (const s of list) {
+      const [x, w, b] = tensors(device, s, dtypes[0]!);
+      const packed = conv2dPackWeight(w);
+      const old = chooseConv2dTile(false, s.opts.stride ?? 1, conv2dOutputShape(s.x, s.w, s.opts)[3]);
+      const variants: [string, () => void][] = [
+        [`uniform-load ${old.tileY}x${old.tileX}x${old.vec}`, () => { conv2d(x, packed, b, { ...s.opts, tile: old }); }],
+        ['default', () => { conv2d(x, packed, b, s.opts); }],
+        ...sgTiles.map((t): [string, () => void] => [`subgroup ${t.tileY}x${t.tileX}x${t.vec}${t.shareRows ? ' shared rows' : ''}${t.x4 ? ' vec4 x' : ''}`, () => {
+          conv2d(x, packed, b, { ...s.opts, tile: t });
+        }]),
+      ];
+      out.push(...await compare(device, `sg ${dtypes[0]}`, s, variants, quick ? 1 : 2));
+      for (const t of [x, w, b, packed.tensor]) t.dispose();
+    }
+    writeResults('conv2d-subgroup', device, out);
     device.dispose();
     return;
   }

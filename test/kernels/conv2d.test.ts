@@ -1,11 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   type Device, LimitError, ParameterError, ShapeError, UnsupportedError, roundToF16,
 } from '@sd-webgpu/tensor';
 import {
   type Conv2dOptions, type Conv2dTile, conv2d, conv2dKernel, conv2dOutputShape, conv2dPackWeight, conv2dPointwiseKernel,
-  planConv2d,
+  chooseConv2dTile, conv2dSubgroupKernel, conv2dSubgroupSource, planConv2d,
 } from '../../packages/kernels/src/conv2d';
+import { matmulMode } from '../../packages/kernels/src/matmul';
 import { conv2dRef } from '../../packages/kernels/src/reference/conv2d';
 import { createDevice, testDevice } from '../helpers/device';
 import { expectClose, loadCase } from '../helpers/fixtures';
@@ -36,6 +37,7 @@ interface Case {
   tile?: Conv2dTile;
   /** Pass the weight packed by conv2dPackWeight. */
   prepack?: boolean;
+  pointwiseTile?: Conv2dOptions['pointwiseTile'];
 }
 
 /** Runs conv2d on random data in `dtype` and returns the GPU result with the f64 reference of the same inputs. */
@@ -49,7 +51,7 @@ async function runCase(dev: Device, c: Case, dtype: 'f32' | 'f16', seed: number)
   const tw = dev.tensor(w, c.w, dtype);
   const tb = b ? dev.tensor(b, [c.w[0]!], dtype) : null;
   const packed = c.prepack ? conv2dPackWeight(tw) : null;
-  const y = conv2d(tx, packed ?? tw, tb, { ...c.opts, tile: c.tile });
+  const y = conv2d(tx, packed ?? tw, tb, { ...c.opts, tile: c.tile, pointwiseTile: c.pointwiseTile });
   const got = await y.float32();
   const want = conv2dRef(x, c.x, w, c.w, b, c.opts);
   expect(y.shape).toEqual(want.shape);
@@ -89,6 +91,11 @@ describe('conv2d vs CPU reference', () => {
     ['1x3 and 5x5 kernels', { x: [1, 3, 9, 10], w: [5, 3, 1, 3], opts: { padding: [0, 0, 1, 1] } }],
     ['5x5 s2 p2', { x: [2, 4, 11, 12], w: [6, 4, 5, 5], opts: { stride: 2, padding: 2 } }],
     ['3x3 grid folded past 65535 workgroups', { x: [1, 1, 300, 3600], w: [2, 1, 3, 3], opts: { padding: 1 } }],
+    // The uniform-load kernel's table tiles (the default off lavapipe-like devices).
+    ['3x3 uniform-load 1x16x1', { x: [2, 33, 17, 19], w: [70, 33, 3, 3], opts: { padding: 1 }, tile: { tileX: 16, tileY: 1, vec: 1 } }],
+    ['3x3 uniform-load 2x8x1 narrow', { x: [2, 40, 8, 8], w: [72, 40, 3, 3], opts: { padding: 1 }, tile: { tileX: 8, tileY: 2, vec: 1 } }],
+    ['3x3 s2 uniform-load 1x8x2 vae pad', { x: [1, 8, 33, 34], w: [12, 8, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] }, tile: { tileX: 8, tileY: 1, vec: 2 } }],
+    ['1x1 uniform-load pointwise 16x2', { x: [2, 37, 6, 6], w: [21, 37, 1, 1], opts: {}, pointwiseTile: { rows: 16, vec: 2 } }],
     ['3x3 tile 2 rows x 5 cols x 3 vec4', { x: [2, 9, 7, 11], w: [13, 9, 3, 3], opts: { padding: 1 }, tile: { tileX: 5, tileY: 2, vec: 3 } }],
   ];
   for (const dtype of ['f32', 'f16'] as const) {
@@ -101,6 +108,128 @@ describe('conv2d vs CPU reference', () => {
       });
     }
   }
+});
+
+describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
+  // Segments shorter than, equal to and longer than the 8 lanes; strides 1/2; padding variants; channel counts not
+  // multiples of the 32·vec channels per workgroup; tiles wider than the image.
+  const sg = (tileY: number, tileX: number, vec: number): Conv2dTile => ({ tileY, tileX, vec, subgroup: true });
+  const cases: [string, Case][] = [
+    ['3x3 s1 p1 2x33x17x19 -> 70 1x32x1', { x: [2, 33, 17, 19], w: [70, 33, 3, 3], opts: { padding: 1 }, tile: sg(1, 32, 1) }],
+    ['3x3 s1 p1 2x9x10x12 -> 11 2x16x1 prepacked', { x: [2, 9, 10, 12], w: [11, 9, 3, 3], opts: { padding: 1 }, tile: sg(2, 16, 1), prepack: true }],
+    ['3x3 s1 p1 narrow 2x40x8x8 -> 72 4x8x1', { x: [2, 40, 8, 8], w: [72, 40, 3, 3], opts: { padding: 1 }, tile: sg(4, 8, 1) }],
+    ['3x3 s1 p1 1x7x9x21 -> 40 1x16x2', { x: [1, 7, 9, 21], w: [40, 7, 3, 3], opts: { padding: 1 }, tile: sg(1, 16, 2) }],
+    ['3x3 s1 pad [2,0,1,3] no bias 2x8x2', { x: [2, 3, 5, 6], w: [6, 3, 3, 3], opts: { padding: [2, 0, 1, 3] }, bias: false, tile: sg(2, 8, 2) }],
+    ['3x3 s1 p0 tile 3 wide', { x: [1, 4, 6, 7], w: [3, 4, 3, 3], opts: {}, tile: sg(2, 3, 1) }],
+    ['3x3 s2 p1 3x3x7x13 -> 9 1x16x1', { x: [3, 3, 7, 13], w: [9, 3, 3, 3], opts: { stride: 2, padding: 1 }, tile: sg(1, 16, 1) }],
+    ['3x3 s2 vae pad 1x8x33x34 -> 12 2x8x1', { x: [1, 8, 33, 34], w: [12, 8, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] }, tile: sg(2, 8, 1) }],
+    ['5x5 s2 p2 1x12x1', { x: [2, 4, 11, 12], w: [6, 4, 5, 5], opts: { stride: 2, padding: 2 }, tile: sg(1, 12, 1) }],
+    ['vec4 x 3x3 s1 p1 2x33x17x20 -> 70 1x32x1', { x: [2, 33, 17, 20], w: [70, 33, 3, 3], opts: { padding: 1 }, tile: { ...sg(1, 32, 1), x4: true } }],
+    ['vec4 x 3x3 s1 p1 2x9x8x8 -> 40 4x8x1 prepacked', { x: [2, 9, 8, 8], w: [40, 9, 3, 3], opts: { padding: 1 }, tile: { ...sg(4, 8, 1), x4: true }, prepack: true }],
+    ['vec4 x 3x3 s1 pad [2,0,5,3] 2x4x1', { x: [2, 3, 5, 12], w: [6, 3, 3, 3], opts: { padding: [2, 0, 5, 3] }, tile: { ...sg(2, 4, 1), x4: true } }],
+    ['vec4 x 3x3 s1 p0 1x3x1', { x: [1, 4, 6, 8], w: [3, 4, 3, 3], opts: {}, tile: { ...sg(2, 4, 1), x4: true } }],
+    ['vec4 x 3x3 s2 vae pad 1x8x33x36 -> 12 1x16x1', { x: [1, 8, 33, 36], w: [12, 8, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] }, tile: { ...sg(1, 16, 1), x4: true } }],
+    ['vec4 x 3x3 s2 p1 2x5x12x16 -> 9 2x8x2', { x: [2, 5, 12, 16], w: [9, 5, 3, 3], opts: { stride: 2, padding: 1 }, tile: { ...sg(2, 8, 2), x4: true } }],
+    ['vec4 x falls back on odd widths', { x: [2, 5, 9, 11], w: [7, 5, 3, 3], opts: { padding: 1 }, tile: { ...sg(1, 16, 1), x4: true } }],
+    ['pointwise subgroup 2x37x6x6 -> 21 16x2', { x: [2, 37, 6, 6], w: [21, 37, 1, 1], opts: {}, pointwiseTile: { rows: 16, vec: 2, subgroup: true } }],
+    ['pointwise subgroup 1x40x4x25 -> 70 24x3 prepacked no bias', { x: [1, 40, 4, 25], w: [70, 40, 1, 1], opts: {}, bias: false, pointwiseTile: { rows: 24, vec: 3, subgroup: true }, prepack: true }],
+    ['shared rows 3x3 s1 p1 2x33x17x19 -> 70 4x8x1', { x: [2, 33, 17, 19], w: [70, 33, 3, 3], opts: { padding: 1 }, tile: { ...sg(4, 8, 1), shareRows: true } }],
+    ['shared rows 3x3 s2 vae pad 1x8x33x34 -> 37 2x8x2', { x: [1, 8, 33, 34], w: [37, 8, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] }, tile: { ...sg(2, 8, 2), shareRows: true } }],
+    ['shared rows 1x3 kernel pad [0,0,1,1] 3x5x1', { x: [1, 3, 9, 10], w: [5, 3, 1, 3], opts: { padding: [0, 0, 1, 1] }, tile: { ...sg(3, 5, 1), shareRows: true } }],
+  ];
+  for (const dtype of ['f32', 'f16'] as const) {
+    for (const [name, c] of cases) {
+      it(`${name} ${dtype}`, async () => {
+        const dev = await testDevice();
+        if (matmulMode(dev) !== 'subgroup') {
+          expect(() => conv2d(dev.empty([1, 1, 3, 3]), dev.empty([1, 1, 3, 3]), null, { tile: c.tile })).toThrow(UnsupportedError);
+          return;
+        }
+        if (dtype === 'f16' && !dev.features.f16) return;
+        const { got, want, shape } = await runCase(dev, c, dtype, name.length * 5 + 1);
+        expectClose(got, want, { ...tol(dtype, want), shape }, `conv2d subgroup ${name} ${dtype}`);
+      });
+    }
+  }
+
+  it('rejects subgroup pointwise tiles whose rows are not a multiple of 8', async () => {
+    const dev = await testDevice();
+    const x = dev.tensor(rand(16, 1), [1, 4, 2, 2]);
+    const w = dev.tensor(rand(8, 2), [2, 4, 1, 1]);
+    expect(() => conv2d(x, w, null, { pointwiseTile: { rows: 12, vec: 1, subgroup: true } })).toThrow(UnsupportedError);
+    for (const t of [x, w]) t.dispose();
+  });
+
+  it('splits a pointwise conv over the binding limit with accumulation (subgroup pointwise kernel)', async () => {
+    const dev = await createDevice({ maxStorageBufferBindingSize: 1024 });
+    try {
+      if (matmulMode(dev) !== 'subgroup') return;
+      const c: Case = { x: [2, 22, 4, 9], w: [13, 22, 1, 1], opts: {}, pointwiseTile: { rows: 8, vec: 1, subgroup: true } };
+      const geom = { n: 2, cin: 22, h: 1, w: 36, cout: 13, hout: 1, wout: 36, kh: 1, kw: 1 };
+      expect(planConv2d(geom, 4, dev.limits, 'native').length).toBeGreaterThan(1);
+      const { got, want, shape } = await runCase(dev, c, 'f32', 23);
+      expectClose(got, want, { ...tol('f32', want), shape }, 'conv2d pointwise subgroup split');
+    } finally {
+      dev.dispose();
+    }
+  });
+
+  it('splits over the binding limit with accumulation (subgroup kernel)', async () => {
+    const dev = await createDevice({ maxStorageBufferBindingSize: 2048 });
+    try {
+      if (matmulMode(dev) !== 'subgroup') return;
+      const c: Case = { x: [2, 16, 9, 9], w: [12, 16, 3, 3], opts: { padding: 1 }, tile: sg(2, 16, 1) };
+      const geom = { n: 2, cin: 16, h: 9, w: 9, cout: 12, hout: 9, wout: 9, kh: 3, kw: 3 };
+      expect(planConv2d(geom, 4, dev.limits, 'packed').length).toBeGreaterThan(1);
+      const { got, want, shape } = await runCase(dev, c, 'f32', 17);
+      expectClose(got, want, { ...tol('f32', want), shape }, 'conv2d subgroup split');
+    } finally {
+      dev.dispose();
+    }
+  });
+
+  it('dispatches the subgroup kernels by default (vec4 x loads at stride 2) and the uniform-load one off-table', async () => {
+    const dev = await testDevice();
+    const names: string[] = [];
+    const run = dev.run.bind(dev);
+    const spy = vi.spyOn(dev, 'run').mockImplementation((k, a) => { names.push(k.name); return run(k, a); });
+    try {
+      const x = dev.tensor(rand(2 * 4 * 8 * 8, 5), [2, 4, 8, 8]);
+      const w = dev.tensor(rand(6 * 4 * 9, 6), [6, 4, 3, 3]);
+      const w1 = dev.tensor(rand(6 * 4, 7), [6, 4, 1, 1]);
+      conv2d(x, w1, null).dispose();
+      w1.dispose();
+      for (const opts of [{ padding: 1 }, { stride: 2 as const, padding: 1 }]) conv2d(x, w, null, opts).dispose();
+      conv2d(x, w, null, { padding: 1, tile: { tileX: 16, tileY: 1, vec: 1 } }).dispose();
+      for (const t of [x, w]) t.dispose();
+    } finally {
+      spy.mockRestore();
+    }
+    const convs = names.filter((n) => !n.startsWith('conv2d_pack'));
+    if (matmulMode(dev) === 'subgroup') {
+      expect(convs).toEqual([
+        'conv2d_pointwise_f32_sg_r16_v2', 'conv2d_sg_f32_k3x3_s1_t4x8_v1', 'conv2d_sg_f32_k3x3_s2_t4x8_v1_x4p1',
+        'conv2d_f32_k3x3_s1_t1x16_v1',
+      ]);
+      expect(chooseConv2dTile(false, 1, 64, 'subgroup')).toMatchObject({ tileX: 32, subgroup: true });
+    } else {
+      expect(convs.every((n) => !n.startsWith('conv2d_sg'))).toBe(true);
+    }
+    expect(chooseConv2dTile(false, 1, 64, 'direct').subgroup).toBeFalsy();
+  });
+
+  it('memoizes subgroup descriptors apart from the uniform-load ones', () => {
+    const base = { dtype: 'f32', kh: 3, kw: 3, stride: 1, tileX: 16, tileY: 2, vec: 1, bias: true, accumulate: false } as const;
+    expect(conv2dSubgroupKernel(base)).toBe(conv2dSubgroupKernel({ ...base }));
+    expect(conv2dSubgroupKernel(base).name).not.toBe(conv2dKernel(base).name);
+    expect(conv2dSubgroupKernel(base).enables).toContain('subgroups');
+    expect(conv2dSubgroupSource(base)).toContain('subgroupBroadcast');
+    expect(conv2dSubgroupKernel({ ...base, shareRows: true }).name).not.toBe(conv2dSubgroupKernel(base).name);
+    expect(conv2dSubgroupKernel({ ...base, x4: { padL: 1 } }).name).not.toBe(conv2dSubgroupKernel({ ...base, x4: { padL: 0 } }).name);
+    const pw = { dtype: 'f32', rows: 16, vec: 2, bias: false, accumulate: false } as const;
+    expect(conv2dPointwiseKernel({ ...pw, subgroup: true }).name).not.toBe(conv2dPointwiseKernel(pw).name);
+    expect(() => conv2dPointwiseKernel({ ...pw, rows: 12, subgroup: true })).toThrow(/multiple of 8/);
+  });
 });
 
 describe('conv2d fixtures', () => {
@@ -285,6 +414,7 @@ describe('conv2d errors and descriptors', () => {
     expect(() => conv2d(x, w, b, { padding: 0.5 })).toThrow(/padding/);
     expect(() => conv2d(x.reshape([2, 3, 1, 25]), w, b)).toThrow(/does not fit the padded input/);
     expect(() => conv2d(x, w, b, { tile: { tileX: 0, tileY: 1, vec: 1 } })).toThrow(ParameterError);
+    expect(() => conv2d(x, w, b, { tile: { tileX: 8, tileY: 1, vec: 1, x4: true } })).toThrow(/subgroup tiles only/);
     if (dev.features.f16) {
       const wh = dev.tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3], 'f16');
       expect(() => conv2d(x, wh, b)).toThrow(/weight dtype f16 differs from x dtype f32/);

@@ -4,7 +4,9 @@
  * bias; f32 or f16 storage with f32 accumulation.
  *
  * The kernels are tuned for lavapipe: ./conv2d/wgsl.ts is a direct implicit GEMM with lanes over output channels and
- * packed weights (./conv2d/pack.ts), ./conv2d/pointwise.ts runs 1x1 convolutions (lanes over pixels, vec4 loads).
+ * packed weights (./conv2d/pack.ts); on lavapipe-like devices (`matmulMode(device) === 'subgroup'`) the default tiles
+ * take ./conv2d/subgroup.ts instead, the same GEMM with the input values loaded by distinct lanes and shared through
+ * `subgroupBroadcast` (~2x faster there). ./conv2d/pointwise.ts runs 1x1 convolutions (lanes over pixels, vec4 loads).
  * Tensors beyond one storage binding are split by ./conv2d/plan.ts into batch / output-channel / input-channel
  * chunks bound as aligned windows. Input-channel chunks add into `y`; on f16 storage each chunk's partial sum is
  * rounded to f16 once (one extra half-ulp per chunk, only for tensors above the binding limit).
@@ -13,14 +15,17 @@ import { ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, 
 import { type PackedConv2dWeight, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack';
 import { type Conv2dGeometry, chunkWindows, planConv2d } from './conv2d/plan';
 import { conv2dPointwiseKernel } from './conv2d/pointwise';
-import { type Conv2dTile, POINTWISE_TILE, chooseConv2dTile } from './conv2d/tiles';
+import { type Conv2dTile, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles';
+import { conv2dSubgroupKernel } from './conv2d/subgroup';
 import { CONV2D_LANES, conv2dKernel } from './conv2d/wgsl';
+import { matmulMode } from './matmul';
 
 export { type Conv2dVariant, conv2dKernel, conv2dSource, conv2dVariantName } from './conv2d/wgsl';
+export { type Conv2dSubgroupVariant, conv2dSubgroupKernel, conv2dSubgroupSource } from './conv2d/subgroup';
 export { type Conv2dPointwiseVariant, conv2dPointwiseKernel } from './conv2d/pointwise';
 export { type PackedConv2dWeight, conv2dPackKernel, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack';
 export { type Conv2dChunk, type Conv2dGeometry, type Conv2dWeightLayout, planConv2d } from './conv2d/plan';
-export { type Conv2dTile, POINTWISE_TILE, chooseConv2dTile } from './conv2d/tiles';
+export { type Conv2dTile, POINTWISE_TILE, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles';
 
 /** `[top, bottom, left, right]` zero padding. */
 export type Conv2dPadding = readonly [number, number, number, number];
@@ -29,10 +34,13 @@ export interface Conv2dOptions {
   stride?: 1 | 2;
   /** Same padding on all four sides, or `[top, bottom, left, right]`. Default 0. */
   padding?: number | Conv2dPadding;
-  /** Overrides the tile table and forces the channel-lane kernel, also for 1x1 (benchmarks and tests). */
+  /**
+   * Overrides the tile table and forces the channel-lane kernel, also for 1x1 (benchmarks and tests); `subgroup: true`
+   * selects the subgroup-shared kernel (UnsupportedError on devices whose `matmulMode` is not 'subgroup').
+   */
   tile?: Conv2dTile;
   /** Overrides the pointwise kernel's tile (benchmarks and tests). */
-  pointwiseTile?: { rows: number; vec: number };
+  pointwiseTile?: { rows: number; vec: number; subgroup?: boolean };
 }
 
 /** Largest kernel side accepted (SD uses 3x3 and 1x1; the kernel is generic in the side). */
@@ -112,11 +120,21 @@ function validate(
     if (![tileX, tileY, vec].every((v) => Number.isInteger(v) && v >= 1 && v <= 32)) {
       throw new ParameterError('conv2d', 'tile', `entries must be integers in [1, 32], got ${JSON.stringify(opts.tile)}`);
     }
+    if ((opts.tile.shareRows || opts.tile.x4) && !opts.tile.subgroup) {
+      throw new ParameterError('conv2d', 'tile', `shareRows and x4 apply to subgroup tiles only, got ${JSON.stringify(opts.tile)}`);
+    }
+    if (opts.tile.subgroup && matmulMode(x.device) !== 'subgroup') {
+      throw new UnsupportedError('conv2d', 'tile.subgroup needs a device with 8-lane subgroups (matmulMode "subgroup")');
+    }
   }
   if (opts.pointwiseTile) {
     const { rows, vec } = opts.pointwiseTile;
     if (![rows, vec].every((v) => Number.isInteger(v) && v >= 1 && v <= 32)) {
       throw new ParameterError('conv2d', 'pointwiseTile', `entries must be integers in [1, 32], got ${JSON.stringify(opts.pointwiseTile)}`);
+    }
+    if (opts.pointwiseTile.subgroup && (rows % 8 !== 0 || matmulMode(x.device) !== 'subgroup')) {
+      throw new UnsupportedError('conv2d', `pointwiseTile.subgroup needs rows that are a multiple of 8 (got ${rows}) ` +
+        'and a device with 8-lane subgroups (matmulMode "subgroup")');
     }
   }
 }
@@ -146,10 +164,10 @@ export function conv2d(
     ? { n, cin, h: 1, w: h * w, cout, hout: 1, wout: h * w, kh, kw }
     : { n, cin, h, w, cout, hout, wout, kh, kw };
   if (pointwise && (h * w) % 4 === 0 && !opts.tile) {
-    runPointwise(g, x, packedIn ?? wTensor, bias ?? null, y, opts.pointwiseTile ?? POINTWISE_TILE);
+    runPointwise(g, x, packedIn ?? wTensor, bias ?? null, y, opts.pointwiseTile ?? choosePointwiseTile(matmulMode(x.device)));
   } else {
     const packed = packedIn ?? conv2dPackWeight(wTensor);
-    runChannelLanes(g, x, packed, bias ?? null, y, stride, pad, opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout));
+    runChannelLanes(g, x, packed, bias ?? null, y, stride, pad, opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout, matmulMode(x.device)));
     if (!packedIn) packed.tensor.dispose();
   }
   return y;
@@ -158,7 +176,7 @@ export function conv2d(
 /** 1x1 / stride 1 / no padding with H·W % 4 == 0: the pixel-lane kernel over vec4 pixel groups. */
 function runPointwise(
   g: Conv2dGeometry, x: Tensor, weight: Tensor | PackedConv2dWeight, bias: Tensor | null, y: Tensor,
-  tile: { rows: number; vec: number },
+  tile: { rows: number; vec: number; subgroup?: boolean },
 ): void {
   const device = x.device;
   const dtype = x.dtype as 'f32' | 'f16';
@@ -172,7 +190,9 @@ function runPointwise(
     const first = ch.c0 === 0;
     const win = chunkWindows(g, ch, x, wTensor, layout, y, align);
     const oblocks = Math.ceil(ch.o / tile.rows);
-    const kernel = conv2dPointwiseKernel({ dtype, rows: tile.rows, vec: tile.vec, bias: !!bias && first, accumulate: !first });
+    const kernel = conv2dPointwiseKernel({
+      dtype, rows: tile.rows, vec: tile.vec, bias: !!bias && first, accumulate: !first, subgroup: !!tile.subgroup,
+    });
     device.run(kernel, {
       bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
       uniforms: {
@@ -203,10 +223,13 @@ function runChannelLanes(
   for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, 'packed')) {
     const first = ch.c0 === 0;
     const { tileX, tileY, vec } = tile;
-    const kernel = conv2dKernel({
-      dtype, kh: g.kh, kw: g.kw, stride, tileX, tileY, vec, bias: !!bias && first, accumulate: !first,
-    });
+    const variant = { dtype, kh: g.kh, kw: g.kw, stride, tileX, tileY, vec, bias: !!bias && first, accumulate: !first };
     const win = chunkWindows(g, ch, x, packed.tensor, 'packed', y, align);
+    const x4 = !!tile.x4 && !tile.shareRows && g.w % 4 === 0 && (tileX * stride) % 4 === 0 && win.x.off % 4 === 0 &&
+      (g.cin * g.h * g.w) % 4 === 0;
+    const kernel = tile.subgroup
+      ? conv2dSubgroupKernel({ ...variant, shareRows: tile.shareRows, x4: x4 ? { padL: padLeft } : undefined })
+      : conv2dKernel(variant);
     const oblocks = Math.ceil(ch.o / (CONV2D_LANES * 4 * vec));
     device.run(kernel, {
       bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },

@@ -20,10 +20,16 @@ export interface Conv2dPointwiseVariant {
   readonly bias: boolean;
   /** Add into the values already in `y` (input-channel chunks after the first). */
   readonly accumulate: boolean;
+  /**
+   * Lavapipe-like devices: lane l loads the weights of rows l, l+8, ... and `subgroupBroadcast` shares them (rows a
+   * multiple of 8; the `subgroups` feature), instead of every lane loading every row's weight (uniform loads).
+   */
+  readonly subgroup?: boolean;
 }
 
 export function conv2dPointwiseName(v: Conv2dPointwiseVariant): string {
-  return `conv2d_pointwise_${v.dtype}_r${v.rows}_v${v.vec}${v.bias ? '_bias' : ''}${v.accumulate ? '_acc' : ''}`;
+  return `conv2d_pointwise_${v.dtype}${v.subgroup ? '_sg' : ''}_r${v.rows}_v${v.vec}${v.bias ? '_bias' : ''}` +
+    `${v.accumulate ? '_acc' : ''}`;
 }
 
 const U = (name: string): UniformDecl => ({ name, type: 'u32' });
@@ -42,6 +48,7 @@ export function conv2dPointwiseKernel(v: Conv2dPointwiseVariant): Kernel {
   let k = cache.get(name);
   if (!k) {
     if (v.accumulate && v.bias) throw new Error(`${name}: the bias belongs to the first chunk`);
+    if (v.subgroup && v.rows % 8 !== 0) throw new Error(`${name}: subgroup rows must be a multiple of 8`);
     k = {
       name,
       bindings: [
@@ -52,7 +59,7 @@ export function conv2dPointwiseKernel(v: Conv2dPointwiseVariant): Kernel {
       ],
       uniforms: CONV2D_POINTWISE_UNIFORMS,
       workgroupSize: [CONV2D_LANES],
-      enables: v.dtype === 'f16' ? ['f16'] : [],
+      enables: [...(v.dtype === 'f16' ? ['f16' as const] : []), ...(v.subgroup ? ['subgroups' as const] : [])],
       source: pointwiseSource(v),
     };
     cache.set(name, k);
@@ -68,10 +75,17 @@ function pointwiseSource(v: Conv2dPointwiseVariant): string {
   const body: string[] = [];
   const copies: string[] = [];
   for (let p = 0; p < V; p++) setup.push(`  let px${p} = xb + min(p0 + ${p}u, params.hw4 - 1u);`);
-  for (let r = 0; r < R; r++) setup.push(`  let wr${r} = params.w_off + min(o0 + ${r}u, params.cout - 1u) * params.w_ostride + params.w_base;`);
+  const wrow = (r: string) => `params.w_off + min(o0 + ${r}, params.cout - 1u) * params.w_ostride + params.w_base`;
+  if (v.subgroup) {
+    for (let q = 0; q < R / 8; q++) setup.push(`  let wl${q} = ${wrow(`${8 * q}u + lane`)};`);
+  } else {
+    for (let r = 0; r < R; r++) setup.push(`  let wr${r} = ${wrow(`${r}u`)};`);
+  }
   for (let p = 0; p < V; p++) body.push(`    let x${p} = vec4<f32>(x[px${p} + xc]);`);
+  if (v.subgroup) for (let q = 0; q < R / 8; q++) body.push(`    let ws${q} = f32(weight[wl${q} + wc]);`);
   for (let r = 0; r < R; r++) {
-    body.push(`    {`, `      let wv = f32(weight[wr${r} + wc]);`);
+    const wv = v.subgroup ? `subgroupBroadcast(ws${r >> 3}, ${r & 7}u)` : `f32(weight[wr${r} + wc])`;
+    body.push(`    {`, `      let wv = ${wv};`);
     for (let p = 0; p < V; p++) body.push(`      ${acc(r, p)} += wv * x${p};`);
     body.push(`    }`);
     for (let p = 0; p < V; p++) {
