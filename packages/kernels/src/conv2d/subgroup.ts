@@ -12,7 +12,7 @@
  * with the same arguments; the workgroup must be exactly one 8-lane subgroup.
  */
 import type { Kernel } from '@sd-webgpu/tensor';
-import { CONV2D_UNIFORMS, type Conv2dVariant, conv2dVariantName } from './wgsl';
+import { CONV2D_UNIFORMS, type Conv2dVariant, accumulatorCopies, conv2dVariantName, packedWeightAndStoreFns } from './wgsl';
 
 /** A subgroup variant: `shareRows` loads each input row once per input channel for all kernel rows (ky unrolled). */
 export interface Conv2dSubgroupVariant extends Conv2dVariant {
@@ -56,7 +56,7 @@ export function conv2dSubgroupKernel(v: Conv2dSubgroupVariant): Kernel {
 
 /** The WGSL body of a subgroup variant (exported for inspection in tests and benchmarks). */
 export function conv2dSubgroupSource(v: Conv2dSubgroupVariant): string {
-  const { kh, kw, stride: S, tileX: TX, tileY: TY, vec: V, dtype } = v;
+  const { kh, kw, stride: S, tileX: TX, tileY: TY, vec: V } = v;
   if (![kh, kw, S, TX, TY, V].every((n) => Number.isInteger(n) && n >= 1)) {
     throw new Error(`conv2dSubgroupSource: invalid variant ${conv2dSubgroupName(v)}`);
   }
@@ -79,16 +79,7 @@ export function conv2dSubgroupSource(v: Conv2dSubgroupVariant): string {
   }
   const body = v.x4 ? x4Body(v, seg, rows) : v.shareRows ? sharedRowsBody(v, seg, loads) : kernelRowBody(v, seg, loads);
 
-  // A rolled epilogue over the accumulators copied into an array (unrolled stores compile several times slower).
-  const copies: string[] = [];
-  for (let vi = 0; vi < V; vi++) {
-    for (let r = 0; r < TY; r++) {
-      for (let c = 0; c < TX; c++) copies.push(`  acc[${(vi * TY + r) * TX + c}] = ${acc(vi, r, c)};`);
-    }
-  }
-  const epilogue = v.accumulate
-    ? `y[i] = ${dtype}(f32(y[i]) + v);`
-    : v.bias ? `y[i] = ${dtype}(v + f32(bias[params.b_off + o]));` : `y[i] = ${dtype}(v);`;
+  const copies = accumulatorCopies(V, TY, TX, acc);
 
   return /* wgsl */ `
 const KH: u32 = ${kh}u;
@@ -100,21 +91,7 @@ const VEC: u32 = ${V}u;
 
 ${v.x4 ? X4_LOAD : X_LOAD}
 
-// Packed-weight column of the chunk-local channel group g; groups past the chunk read its last group (never stored).
-fn weight_group(g: u32) -> u32 {
-  return params.w_g0 + min(g, (params.cout + 3u) / 4u - 1u);
-}
-
-// Weights of packed row k (k = chunk-local input channel · KH·KW + ky·KW + kx) for the 4 channels of column g.
-fn load_w(k: u32, g: u32) -> vec4<f32> {
-  return vec4<f32>(weight[params.w_off + k * params.w_o4 + g]);
-}
-
-fn store_y(n: u32, o: u32, oy: u32, ox: u32, v: f32) {
-  if (o >= params.cout || oy >= params.hout || ox >= params.wout) { return; }
-  let i = params.y_off + n * params.y_nstride + (o * params.hout + oy) * params.wout + ox;
-  ${epilogue}
-}
+${packedWeightAndStoreFns(v)}
 
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

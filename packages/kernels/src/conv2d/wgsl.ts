@@ -77,7 +77,7 @@ export function conv2dKernel(v: Conv2dVariant): Kernel {
 
 /** The WGSL body of a variant (exported for inspection in tests and benchmarks). */
 export function conv2dSource(v: Conv2dVariant): string {
-  const { kh, kw, stride: S, tileX: TX, tileY: TY, vec: V, dtype } = v;
+  const { kh, kw, stride: S, tileX: TX, tileY: TY, vec: V } = v;
   if (![kh, kw, S, TX, TY, V].every((n) => Number.isInteger(n) && n >= 1)) {
     throw new Error(`conv2dSource: invalid variant ${conv2dVariantName(v)}`);
   }
@@ -112,18 +112,7 @@ export function conv2dSource(v: Conv2dVariant): string {
     }
   }
 
-  // The epilogue is a rolled loop over the accumulators (copied into an array): unrolled stores made the shader
-  // several times slower to compile.
-  const copies: string[] = [];
-  for (let vi = 0; vi < V; vi++) {
-    for (let r = 0; r < TY; r++) {
-      for (let c = 0; c < TX; c++) copies.push(`  acc[${(vi * TY + r) * TX + c}] = ${acc(vi, r, c)};`);
-    }
-  }
-
-  const epilogue = v.accumulate
-    ? `y[i] = ${dtype}(f32(y[i]) + v);`
-    : v.bias ? `y[i] = ${dtype}(v + f32(bias[params.b_off + o]));` : `y[i] = ${dtype}(v);`;
+  const copies = accumulatorCopies(V, TY, TX, acc);
 
   return /* wgsl */ `
 const KH: u32 = ${kh}u;
@@ -139,22 +128,7 @@ fn load_x(row: u32, col: i32, row_ok: bool) -> f32 {
   return select(0.0, f32(x[select(params.x_off, row + u32(col), ok)]), ok);
 }
 
-// Packed-weight column of the chunk-local channel group g (channels 4g..4g+3); groups past the chunk read its last
-// group (their results are never stored).
-fn weight_group(g: u32) -> u32 {
-  return params.w_g0 + min(g, (params.cout + 3u) / 4u - 1u);
-}
-
-// Weights of packed row k (k = chunk-local input channel · KH·KW + ky·KW + kx) for the 4 channels of column g.
-fn load_w(k: u32, g: u32) -> vec4<f32> {
-  return vec4<f32>(weight[params.w_off + k * params.w_o4 + g]);
-}
-
-fn store_y(n: u32, o: u32, oy: u32, ox: u32, v: f32) {
-  if (o >= params.cout || oy >= params.hout || ox >= params.wout) { return; }
-  let i = params.y_off + n * params.y_nstride + (o * params.hout + oy) * params.wout + ox;
-  ${epilogue}
-}
+${packedWeightAndStoreFns(v)}
 
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -190,4 +164,41 @@ ${copies.join('\n')}
   }
 }
 `;
+}
+
+/**
+ * Copies the accumulators into an array for a rolled store loop: unrolled stores made the shaders several times slower
+ * to compile. Shared by this kernel and the subgroup one (conv2d/subgroup.ts).
+ */
+export function accumulatorCopies(V: number, TY: number, TX: number, acc: (vi: number, r: number, c: number) => string): string[] {
+  const copies: string[] = [];
+  for (let vi = 0; vi < V; vi++) {
+    for (let r = 0; r < TY; r++) {
+      for (let c = 0; c < TX; c++) copies.push(`  acc[${(vi * TY + r) * TX + c}] = ${acc(vi, r, c)};`);
+    }
+  }
+  return copies;
+}
+
+/** The packed-weight access and the output store (bias or accumulate epilogue) of the 3x3 kernels. */
+export function packedWeightAndStoreFns(v: { dtype: string; bias: boolean; accumulate: boolean }): string {
+  const epilogue = v.accumulate
+    ? `y[i] = ${v.dtype}(f32(y[i]) + v);`
+    : v.bias ? `y[i] = ${v.dtype}(v + f32(bias[params.b_off + o]));` : `y[i] = ${v.dtype}(v);`;
+  return /* wgsl */ `// Packed-weight column of the chunk-local channel group g (channels 4g..4g+3); groups past the chunk read its last
+// group (their results are never stored).
+fn weight_group(g: u32) -> u32 {
+  return params.w_g0 + min(g, (params.cout + 3u) / 4u - 1u);
+}
+
+// Weights of packed row k (k = chunk-local input channel · KH·KW + ky·KW + kx) for the 4 channels of column g.
+fn load_w(k: u32, g: u32) -> vec4<f32> {
+  return vec4<f32>(weight[params.w_off + k * params.w_o4 + g]);
+}
+
+fn store_y(n: u32, o: u32, oy: u32, ox: u32, v: f32) {
+  if (o >= params.cout || oy >= params.hout || ox >= params.wout) { return; }
+  let i = params.y_off + n * params.y_nstride + (o * params.hout + oy) * params.wout + ox;
+  ${epilogue}
+}`;
 }
