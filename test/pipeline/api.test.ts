@@ -79,4 +79,14 @@ describe('pipeline API', () => {
       single.dispose();
     }
   });
+
+  it('frees everything it uploaded when a checkpoint does not fit its config', async () => {
+    await sd.device.sync();
+    const live = sd.device.pool.stats.liveBytes;
+    // a wrong head count is invisible to shapes; a wrong width is not: the UNet's cross-attention weights disagree
+    const configs = { ...TINY_OVERRIDES, unet: { crossAttentionDim: 32 } };
+    await expect(StableDiffusion.load(TINY_PATHS.single, { device: sd.device, configs })).rejects.toThrow(/attn2\.to_k\.weight/);
+    await sd.device.sync();
+    expect(sd.device.pool.stats.liveBytes).toBe(live);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DisposedTensorError, type Kernel, ShaderCompileError, LimitError, roundToF16 } from '@sd-webgpu/tensor';
+import { DisposedTensorError, GpuError, type Kernel, ShaderCompileError, LimitError, roundToF16 } from '@sd-webgpu/tensor';
 import { createDevice, testDevice } from '../helpers/device';
 
 const addKernel: Kernel = {
@@ -139,6 +139,47 @@ describe('buffer pool', () => {
     const big = dev.pool.acquire(5 * 2 ** 20 + 1);
     expect(big.size).toBeLessThanOrEqual(1.25 * (5 * 2 ** 20 + 1));
     dev.pool.release(big);
+    dev.dispose();
+  });
+});
+
+describe('runtime error paths', () => {
+  it('closes a scope whose fn returned a Promise', async () => {
+    const dev = await createDevice({});
+    let outer!: ReturnType<typeof dev.tensor>;
+    dev.scope(() => {
+      outer = dev.tensor([1], [1]);
+      expect(() => dev.scope(() => Promise.resolve())).toThrow(/scopeAsync/);
+      return 0;
+    });
+    expect(outer.disposed).toBe(true);
+    const top = dev.tensor([2], [1]);
+    expect(top.disposed).toBe(false); // no stale scope left to collect top-level tensors
+    dev.dispose();
+  });
+
+  it('trim() leaves buffers that recorded work still uses', async () => {
+    const dev = await createDevice({});
+    const x = dev.tensor([1, 2, 3], [3]);
+    const y = dev.empty([3]);
+    dev.run(addKernel, { bindings: { a: x, b: x, y }, uniforms: { n: 3, alpha: 1 }, workgroups: [1] });
+    x.dispose();
+    dev.pool.trim();
+    expect(Array.from(await y.data())).toEqual([2, 4, 6]);
+    dev.dispose();
+  });
+
+  it('flush() reports a failed compile, and a lost device keeps failing', async () => {
+    const dev = await createDevice({});
+    const bad: Kernel = { ...addKernel, name: 'test_bad_flush', source: 'fn main() { let x: u32 = 1.5; }' };
+    const b = dev.empty([4]);
+    dev.run(bad, { bindings: { a: b, b, y: b }, uniforms: { n: 1, alpha: 1 }, workgroups: [1] });
+    await dev.pipelines.settle();
+    expect(() => dev.flush()).toThrow(ShaderCompileError);
+    dev.gpu.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(() => dev.flush()).toThrow(GpuError);
+    expect(() => dev.flush()).toThrow(GpuError);
     dev.dispose();
   });
 });

@@ -56,18 +56,17 @@ export class StableDiffusion {
     const device = opts.device ?? (await Device.create());
     const dtype = device.floatType(opts.dtype ?? 'f32');
     let ckpt: Checkpoint | null = null;
+    const loaded: WeightStore[] = [];
     try {
       ckpt = await openCheckpoint(source, { configs: opts.configs });
       const configs = ckpt.configs();
       const files = await ckpt.tokenizerFiles();
       const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
-      const stores = {
-        textEncoder: await ckpt.loadComponent('text_encoder', device, dtype),
-        unet: await ckpt.loadComponent('unet', device, dtype),
-        vae: await ckpt.loadComponent('vae', device, dtype),
-      };
-      return StableDiffusion.fromWeights({ device, configs, tokenizer, stores, ownsDevice: !opts.device });
+      for (const c of ['text_encoder', 'unet', 'vae'] as const) loaded.push(await ckpt.loadComponent(c, device, dtype));
+      const [textEncoder, unet, vae] = loaded as [WeightStore, WeightStore, WeightStore];
+      return await StableDiffusion.fromWeights({ device, configs, tokenizer, stores: { textEncoder, unet, vae }, ownsDevice: !opts.device });
     } catch (e) {
+      for (const s of loaded) (s.disposeAll ?? s.dispose).call(s); // fromWeights already did for its stores: idempotent
       if (!opts.device) device.dispose();
       throw e;
     } finally {
@@ -88,11 +87,22 @@ export class StableDiffusion {
   }): Promise<StableDiffusion> {
     const { stores, configs } = w;
     const tokenizer = w.tokenizer ?? (await loadDefaultTokenizer());
-    const textEncoder = new ClipTextModel(rootScope(stores.textEncoder).pp('text_model'), configs.textEncoder);
-    const unet = new UNet2DConditionModel(rootScope(stores.unet), configs.unet);
-    const vae = new AutoencoderKL(rootScope(stores.vae), configs.vae);
-    for (const s of Object.values(stores)) s.finish();
-    return new StableDiffusion(w.device, configs, tokenizer, textEncoder, unet, vae, w.ownsDevice ?? false);
+    const built: object[] = [];
+    try {
+      const textEncoder = new ClipTextModel(rootScope(stores.textEncoder).pp('text_model'), configs.textEncoder);
+      built.push(textEncoder);
+      const unet = new UNet2DConditionModel(rootScope(stores.unet), configs.unet);
+      built.push(unet);
+      const vae = new AutoencoderKL(rootScope(stores.vae), configs.vae);
+      built.push(vae);
+      for (const s of Object.values(stores)) s.finish();
+      return new StableDiffusion(w.device, configs, tokenizer, textEncoder, unet, vae, w.ownsDevice ?? false);
+    } catch (e) {
+      // a missing or misshapen weight, or an unused one: free what was uploaded and built so far
+      for (const m of built) disposeModule(m);
+      for (const s of Object.values(stores)) (s.disposeAll ?? s.dispose).call(s);
+      throw e;
+    }
   }
 
   /** Text to image. */
@@ -172,28 +182,34 @@ export class StableDiffusion {
     const guide = o.guidanceScale > 1;
     const n = o.numImages;
     let latents = start;
-    const context = this.#encodePrompt(o, guide);
+    let context: Tensor | null = null;
     try {
+      context = this.#encodePrompt(o, guide);
+      const ctx = context;
       for (let i = 0; i < timesteps.length; i++) {
         if (o.signal?.aborted) throw new GenerationAbortedError();
         const t = timesteps[i]!;
-        const input = guide ? concat([latents, latents], 0) : latents;
-        const scaled = sched.scaleModelInput(input, t);
-        if (input !== latents) input.dispose();
-        const eps = this.unet.forward(scaled, t, context);
-        scaled.dispose();
-        let guided = eps;
-        if (guide) {
-          const eu = slice(eps, 0, 0, n);
-          const ec = slice(eps, 0, n, 2 * n);
-          guided = linearCombination([[eu, 1 - o.guidanceScale], [ec, o.guidanceScale]]);
-          for (const x of [eu, ec, eps]) x.dispose();
-        }
-        const { prevSample, predOriginalSample } = sched.step(guided, t, latents, gen);
-        guided.dispose();
-        predOriginalSample?.dispose();
+        const x = latents;
+        // Transient tensors of the step belong to the scope (freed even if the UNet throws); scheduler values are
+        // owned explicitly (GpuLatentBackend keeps them out of scopes).
+        const next = dev.scope(() => {
+          const input = guide ? concat([x, x], 0) : x;
+          const scaled = sched.scaleModelInput(input, t);
+          let eps: Tensor;
+          try {
+            eps = this.unet.forward(scaled, t, ctx);
+          } finally {
+            scaled.dispose();
+          }
+          const guided = guide
+            ? linearCombination([[slice(eps, 0, 0, n), 1 - o.guidanceScale], [slice(eps, 0, n, 2 * n), o.guidanceScale]])
+            : eps;
+          const { prevSample, predOriginalSample } = sched.step(guided, t, x, gen);
+          predOriginalSample?.dispose();
+          return prevSample;
+        });
         latents.dispose();
-        latents = prevSample;
+        latents = next;
         dev.flush();
         if (o.onProgress) {
           await dev.gpu.queue.onSubmittedWorkDone();
@@ -201,11 +217,14 @@ export class StableDiffusion {
         }
       }
       const finalLatents = o.returnLatents ? await latents.float32() : null;
-      const z = scale(latents, 1 / this.configs.vae.scalingFactor);
-      const decoded = this.vae.decode(z);
-      z.dispose();
-      const data = await decoded.float32();
-      decoded.dispose();
+      const z = latents;
+      const decoded = dev.scope(() => this.vae.decode(scale(z, 1 / this.configs.vae.scalingFactor)));
+      let data: Float32Array;
+      try {
+        data = await decoded.float32();
+      } finally {
+        decoded.dispose();
+      }
       const params = {
         prompt: o.prompt, negativePrompt: o.negativePrompt, steps: o.steps, guidanceScale: o.guidanceScale, seed: o.seed,
         scheduler: o.scheduler, width: o.width, height: o.height, ...(o.strength !== undefined ? { strength: o.strength } : {}),
@@ -216,7 +235,7 @@ export class StableDiffusion {
         ...(finalLatents ? { latents: finalLatents.slice(i * per, (i + 1) * per) } : {}),
       }));
     } finally {
-      context.dispose();
+      context?.dispose();
       if (!latents.disposed) latents.dispose();
       sched.reset();
     }

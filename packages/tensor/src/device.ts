@@ -101,7 +101,7 @@ export class Device {
     };
     this.#onError = opts.onError;
     this.#maxBatch = opts.maxBatchDispatches ?? 2048;
-    this.pool = new BufferPool(gpu, { maxFreeBytes: opts.maxFreeBytes });
+    this.pool = new BufferPool(gpu, { maxFreeBytes: opts.maxFreeBytes, maxBufferSize: l.maxBufferSize });
     this.pipelines = new PipelineCache(gpu, (e) => this.#report(e));
     this.#recorder = new Recorder(gpu, this.pipelines, this.limits);
     this.#staging = new StagingPool(gpu);
@@ -230,6 +230,7 @@ export class Device {
       throw e;
     }
     if (result instanceof Promise) {
+      this.#closeScope(undefined);
       throw new UnsupportedError('scope', 'fn returned a Promise: use scopeAsync for async functions');
     }
     this.#closeScope(result);
@@ -280,7 +281,13 @@ export class Device {
   }
 
   /** Submits everything recorded so far. */
+  /** Submits everything recorded so far; throws errors reported since the last check (e.g. a failed compile). */
   flush(): void {
+    this.#submit();
+    this.#throwErrors();
+  }
+
+  #submit(): void {
     this.#check();
     const cmd = this.#recorder.finish(this.gpu.queue);
     if (cmd) this.gpu.queue.submit([cmd]);
@@ -289,7 +296,7 @@ export class Device {
 
   /** Submits and waits until the GPU is idle; throws any error reported meanwhile. */
   async sync(): Promise<void> {
-    this.flush();
+    this.#submit();
     await this.gpu.queue.onSubmittedWorkDone();
     await this.pipelines.settle();
     this.#throwErrors();
@@ -300,20 +307,28 @@ export class Device {
     this.#check();
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.#staging.acquire(size);
-    this.#recorder.endPass().copyBufferToBuffer(buffer, offset, staging, 0, size);
-    this.flush();
+    // The scope catches an invalid submit before its (never copied) staging bytes could be returned as data.
+    this.gpu.pushErrorScope('validation');
+    let mapped = false;
     try {
+      this.#recorder.endPass().copyBufferToBuffer(buffer, offset, staging, 0, size);
+      this.#submit();
       await staging.mapAsync(GPUMapMode.READ, 0, size);
+      mapped = true;
     } catch (e) {
+      await this.gpu.popErrorScope();
+      staging.destroy();
       await this.pipelines.settle();
       this.#throwErrors();
-      throw new GpuError(`readback failed: ${(e as Error).message}`);
+      throw e instanceof Error && 'code' in e ? e : new GpuError(`readback failed: ${(e as Error).message}`);
     }
+    const err = await this.gpu.popErrorScope();
     const out = new Uint8Array(staging.getMappedRange(0, size).slice(0, bytes));
-    staging.unmap();
+    if (mapped) staging.unmap();
     this.#staging.release(staging);
     await this.pipelines.settle();
     this.#throwErrors();
+    if (err) throw new GpuError(`readback failed: ${err.message}`);
     return out;
   }
 
@@ -327,14 +342,17 @@ export class Device {
     this.#disposed = true;
     this.#recorder.destroy();
     this.#staging.destroy();
-    this.pool.trim();
+    this.pool.destroyAll();
     this.gpu.destroy();
     liveDawn.delete(this.#handle);
   }
 
   #check(): void {
     if (this.#disposed) throw new DisposedTensorError('Device');
-    if (this.#lost) this.#throwErrors();
+    if (this.#lost) {
+      this.#throwErrors();
+      throw new GpuError('the device was lost: create a new Device');
+    }
   }
 
   #report(e: Error): void {

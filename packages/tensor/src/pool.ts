@@ -1,3 +1,5 @@
+import { LimitError } from './errors';
+
 /**
  * Bucketed, capped pool of storage buffers. Sizes are rounded up to a bucket (powers of two up to 1 MiB, then four
  * buckets per octave, so at most 25 % waste), released buffers are kept on per-bucket free lists up to a byte cap
@@ -31,6 +33,8 @@ export interface PoolStats {
 export interface PoolOptions {
   /** Upper bound on bytes kept on free lists (default 2 GiB). */
   maxFreeBytes?: number;
+  /** The device's maxBufferSize (default: unlimited). */
+  maxBufferSize?: number;
   usage?: number;
 }
 
@@ -47,6 +51,7 @@ export class BufferPool {
   readonly #device: GPUDevice;
   readonly #usage: number;
   readonly #maxFree: number;
+  readonly #maxBufferSize: number;
   readonly #free = new Map<number, GPUBuffer[]>();
   /** Free buffers in release order, for evicting the oldest. */
   readonly #freeOrder: GPUBuffer[] = [];
@@ -63,6 +68,7 @@ export class BufferPool {
     this.#device = device;
     this.#usage = opts.usage ?? (GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.#maxFree = opts.maxFreeBytes ?? 2 * 1024 * MiB;
+    this.#maxBufferSize = opts.maxBufferSize ?? Infinity;
   }
 
   get stats(): Readonly<PoolStats> {
@@ -75,7 +81,12 @@ export class BufferPool {
   }
 
   acquire(bytes: number, opts: { forUpload?: boolean; exact?: boolean } = {}): GPUBuffer {
-    const size = opts.exact ? Math.max(256, Math.ceil(bytes / 256) * 256) : bucketSize(bytes);
+    const exact = Math.max(256, Math.ceil(bytes / 256) * 256);
+    // a bucket above the device's buffer limit falls back to the exact size (no pooling for such giants)
+    const size = opts.exact || bucketSize(bytes) > this.#maxBufferSize ? exact : bucketSize(bytes);
+    if (size > this.#maxBufferSize) {
+      throw new LimitError('BufferPool', `a ${bytes}-byte buffer exceeds the device's maxBufferSize ${this.#maxBufferSize}`);
+    }
     const s = this.#stats;
     let buf = opts.exact ? undefined : this.#takeFree(size);
     if (!buf && !opts.forUpload && !opts.exact) buf = this.#takePending(size);
@@ -114,10 +125,18 @@ export class BufferPool {
     this.#evict();
   }
 
-  /** Destroys every free buffer (live buffers stay valid). */
+  /**
+   * Destroys every free buffer. Live buffers and buffers released since the last submit (which recorded work may
+   * still use) are left alone.
+   */
   trim(): void {
-    this.onSubmit();
     while (this.#freeOrder.length) this.#destroyOldest();
+  }
+
+  /** Destroys everything this pool owns, pending buffers included (the device is going away). */
+  destroyAll(): void {
+    this.onSubmit();
+    this.trim();
   }
 
   #putFree(buf: GPUBuffer): void {

@@ -39,7 +39,8 @@ export class Conv2d {
     const weight = scope.get('weight', [outChannels, inChannels, kernelSize, kernelSize]);
     if (kernelSize === 3 && outChannels % 4 === 0) {
       this.weight = conv2dPackWeight(weight);
-      weight.device.keep(this.weight.tensor); // a weight, even when the model is built inside a scope
+      // a weight: owned by this module (and by the store until the build succeeds), never by an enclosing scope
+      scope.adopt(weight.device.keep(this.weight.tensor));
       weight.dispose();
     } else this.weight = weight;
     this.bias = opts.bias === false ? null : scope.get('bias', [outChannels]);

@@ -101,7 +101,8 @@ export class RandomStore implements WeightStore {
     const n = numel(shape);
     const bytes = n * BYTES_PER_ELEMENT[this.dtype];
     const buffer = dev.pool.acquire(bytes, { forUpload: true, exact: true });
-    const tensor = new Tensor(new Storage(dev, buffer, bytes), shape, this.dtype);
+    // a weight: owned by the module that takes it, never by an enclosing scope
+    const tensor = dev.keep(new Tensor(new Storage(dev, buffer, bytes), shape, this.dtype));
     const [lo, hi] = range(key, shape);
     const f16 = this.dtype === 'f16';
     const size = 1 << TABLE_BITS;

@@ -44,6 +44,15 @@ export class WeightScope {
     return this.store.has(this.key(name));
   }
 
+  /**
+   * Registers a tensor derived from this scope's weights (e.g. a repacked conv weight) with the store, so that a
+   * failed build's `disposeAll()` frees it too. The module that holds it owns it otherwise.
+   */
+  adopt(t: Tensor): Tensor {
+    this.store.adopt?.(t);
+    return t;
+  }
+
   /** The weight `name` under this scope, which must have exactly `shape`. */
   get(name: string | number, shape: readonly number[]): Tensor {
     return this.store.take(this.key(name), shape);

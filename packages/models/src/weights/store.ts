@@ -30,6 +30,10 @@ export interface WeightStore {
   finish(): void;
   /** Disposes the tensors nobody took. Taken tensors are left alone. */
   dispose(): void;
+  /** Disposes every tensor, taken ones and adopted ones too (a model build failed part-way). */
+  disposeAll?(): void;
+  /** Records a tensor derived from this store's weights, for `disposeAll()`. */
+  adopt?(t: Tensor): void;
 }
 
 /**
@@ -61,6 +65,7 @@ export class TensorStore implements WeightStore {
   readonly dtype: WeightDType;
   readonly #weights: Map<string, StoredWeight>;
   readonly #taken = new Set<string>();
+  readonly #derived: Tensor[] = [];
   /** File keys that could not be given a diffusers name: never loadable, always reported by `unusedKeys()`. */
   readonly #unmapped: readonly string[];
 
@@ -113,6 +118,15 @@ export class TensorStore implements WeightStore {
 
   dispose(): void {
     for (const [key, w] of this.#weights) if (!this.#taken.has(key)) w.tensor.dispose();
+  }
+
+  disposeAll(): void {
+    for (const w of this.#weights.values()) w.tensor.dispose();
+    for (const t of this.#derived) t.dispose();
+  }
+
+  adopt(t: Tensor): void {
+    this.#derived.push(t);
   }
 
   /** Bytes of all tensors in the store (what the component occupies on the GPU). */

@@ -106,7 +106,8 @@ export async function uploadTensor(
     throw new LimitError(where, `${bytes} bytes exceed the device's maxBufferSize of ${device.limits.maxBufferSize}`);
   }
   const buffer = device.pool.acquire(bytes, { forUpload: true, exact: true });
-  const tensor = new Tensor(new Storage(device, buffer, bytes), item.shape, dtype);
+  // a weight: owned by the store and then the module that takes it, never by an enclosing scope
+  const tensor = device.keep(new Tensor(new Storage(device, buffer, bytes), item.shape, dtype));
   const srcSize = DTYPE_SIZES[info.dtype];
   const dstSize = BYTES_PER_ELEMENT[dtype];
   try {
