@@ -254,4 +254,20 @@ describe('loadComponent', () => {
     expect(await remoteFolder.tokenizerFiles()).toBeNull();
     expect(requested).toContain('https://models.example/unet/config.json');
   });
+
+  it('downloads a single file once from a server that ignores Range requests', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const body = new Uint8Array(await readFile(SINGLE));
+    let downloads = 0;
+    const noRange = (async () => {
+      downloads++;
+      return new Response(body, { status: 200 });
+    }) as typeof fetch;
+    const remote = await openCheckpoint('https://models.example/single.safetensors', { configs: TINY_OVERRIDES, fetch: noRange });
+    const store = await remote.loadComponent('text_encoder', device, 'f32');
+    consumeAll(store, expectedShapes(remote, 'text_encoder'));
+    disposeAll(store);
+    await remote.close();
+    expect(downloads).toBe(1);
+  });
 });

@@ -5,12 +5,12 @@
 import type { Device } from '@sd-webgpu/tensor';
 import { type ModelConfigs, applyOverrides, parseClipTextConfig, parseUNetConfig, parseVaeConfig } from '../configs';
 import { COMPONENTS, type Component, mapDiffusersKey } from '../keymap';
-import { openSafetensors, type SafetensorsFile } from '../safetensors';
+import type { SafetensorsFile } from '../safetensors';
 import { ConfigError, MissingComponentError, NotSafetensorsError } from '../weights/errors';
 import { TensorStore, isIgnoredKey, type WeightDType } from '../weights/store';
 import { type UploadItem, type UploadOptions, uploadWeights } from '../weights/upload';
 import { detectPipelineIndex, detectUNetConfig } from './detect';
-import { type FileTree, assertSafetensors, readJson } from './tree';
+import { type FileTree, openCheckedSafetensors, readJson } from './tree';
 import { type Checkpoint, type OpenCheckpointOptions, type TokenizerFiles, urlOptions } from './types';
 
 const WEIGHT_STEMS = ['diffusion_pytorch_model', 'model'];
@@ -115,8 +115,7 @@ export class DiffusersCheckpoint implements Checkpoint {
     const display = this.#tree.display(path);
     const input = this.#tree.input(path);
     const net = urlOptions(this.#opts);
-    await assertSafetensors(input, display, net);
-    const file = await openSafetensors(input, { ...net, name: display });
+    const file = await openCheckedSafetensors(input, display, net);
     try {
       return await fn(file);
     } finally {

@@ -13,12 +13,12 @@ import {
   inferVaeConfig,
 } from '../configs';
 import { COMPONENTS, type Component, ORIGINAL_PREFIXES, type OriginalKeyMap, mapOriginalCheckpoint } from '../keymap';
-import { openSafetensors, type SafetensorsFile, type SafetensorsInput } from '../safetensors';
+import type { SafetensorsFile, SafetensorsInput } from '../safetensors';
 import { MissingComponentError, UnusedWeightsError } from '../weights/errors';
 import { TensorStore, type WeightDType } from '../weights/store';
 import { type UploadItem, type UploadOptions, uploadWeights } from '../weights/upload';
 import { detectOriginalFamily } from './detect';
-import { assertSafetensors } from './tree';
+import { openCheckedSafetensors } from './tree';
 import { type Checkpoint, type OpenCheckpointOptions, urlOptions } from './types';
 
 export class SingleFileCheckpoint implements Checkpoint {
@@ -37,8 +37,7 @@ export class SingleFileCheckpoint implements Checkpoint {
 
   static async open(input: SafetensorsInput, name: string, opts: OpenCheckpointOptions = {}): Promise<SingleFileCheckpoint> {
     const net = urlOptions(opts);
-    await assertSafetensors(input, name, net);
-    const file = await openSafetensors(input, { ...net, name });
+    const file = await openCheckedSafetensors(input, name, net);
     try {
       const entries = [...file.entries.values()].map((e) => [e.name, e.shape] as const);
       detectOriginalFamily(entries, file.name);

@@ -2,7 +2,7 @@
  * File access for checkpoint folders: a Node directory (./node-tree, loaded on demand so browser bundles never see
  * node:fs) or, in browsers, a map of relative paths to `File`s / `Blob`s / URLs (e.g. from `<input webkitdirectory>`).
  */
-import { openByteSource, type SafetensorsInput, type UrlSourceOptions } from '../safetensors';
+import { SafetensorsFile, openByteSource, type SafetensorsInput, type UrlSourceOptions } from '../safetensors';
 import { ByteSourceError } from '../safetensors/errors';
 import { JsonFileError, NotSafetensorsError } from '../weights/errors';
 
@@ -83,16 +83,6 @@ function isComponentDir(name: string): boolean {
   return ['unet', 'vae', 'text_encoder', 'tokenizer', 'scheduler'].includes(name);
 }
 
-/** The first `n` bytes (fewer when the file is shorter) of a file, URL or blob. */
-export async function sniff(input: SafetensorsInput, n: number, opts: UrlSourceOptions = {}): Promise<Uint8Array> {
-  const src = await openByteSource(input, opts);
-  try {
-    return await src.read(0, Math.min(n, src.size));
-  } finally {
-    if (src !== input) await src.close?.();
-  }
-}
-
 /** Reads a JSON file of a tree; malformed JSON names the file. */
 export async function readJson(tree: FileTree, path: string): Promise<Record<string, unknown>> {
   const text = await tree.readText(path);
@@ -108,11 +98,21 @@ export async function readJson(tree: FileTree, path: string): Promise<Record<str
 
 // ---- recognising pickles (a clear NotSafetensorsError instead of a header-length complaint) ----
 
-/** Throws `NotSafetensorsError` when the first bytes are a zip (torch.save) or a pickle stream (legacy torch.save). */
-export async function assertSafetensors(input: SafetensorsInput, file: string, opts: UrlSourceOptions = {}): Promise<void> {
-  const head = await sniff(input, 8, opts);
-  const kind = pickleKind(head);
-  if (kind) throw new NotSafetensorsError(file, kind);
+/**
+ * Opens a weights file once: throws `NotSafetensorsError` when its first bytes are a zip (torch.save) or a pickle
+ * stream (legacy torch.save), else parses it as safetensors from the same byte source (so a URL whose server ignores
+ * Range requests is downloaded once, not once for the sniff and again for the reader).
+ */
+export async function openCheckedSafetensors(input: SafetensorsInput, file: string, opts: UrlSourceOptions = {}): Promise<SafetensorsFile> {
+  const src = await openByteSource(input, { ...opts, name: file });
+  try {
+    const kind = pickleKind(await src.read(0, Math.min(8, src.size)));
+    if (kind) throw new NotSafetensorsError(file, kind);
+    return await SafetensorsFile.open(src);
+  } catch (e) {
+    if (src !== input) await src.close?.();
+    throw e;
+  }
 }
 
 export function pickleKind(head: Uint8Array): string | null {
