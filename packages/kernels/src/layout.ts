@@ -6,14 +6,12 @@
 import {
   BYTES_PER_ELEMENT, type DType, type Kernel, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat,
 } from '@sd-webgpu/tensor';
-import { type MapOp, contiguous, runStrided, whole } from './strided';
+import { ITEMS, ITEMS_MAIN, type MapOp, contiguous, runStrided, whole } from './strided';
 import { groups, makeWindow, splitBoxes, stridedSpan, windowAlignment } from './windows';
 
 const COPY: MapOp = { name: 'copy', arity: 1, wgsl: 'x0', raw: true };
 const CAST: MapOp = { name: 'cast', arity: 1, wgsl: 'x0' };
 const WG = 64;
-/** Work items per invocation, as in the strided engine. */
-const ITEMS = 4;
 
 function normAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
@@ -124,16 +122,7 @@ fn item(i: u32) {
   let ox = params.ox0 + ${vec ? '4u * c2' : 'c2'};
   ${store}
 }
-@compute @workgroup_size(WG_X)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let first = gid.x + gid.y * nwg.x * WG_X;
-  if (first >= params.stride) { return; }
-  for (var k = 0u; k < ${ITEMS}u; k++) {
-    let i = first + k * params.stride;
-    if (i >= params.count) { return; }
-    item(i);
-  }
-}`,
+${ITEMS_MAIN}`,
   };
   upsampleKernels.set(name, k);
   return k;

@@ -44,7 +44,24 @@ export interface StridedVariant {
 export const MAX_RANK = 6;
 const WG = 64;
 /** Work items (vec4 or scalars) per invocation. */
-const ITEMS = 4;
+export const ITEMS = 4;
+
+/**
+ * The entry point of the item-loop kernels (this family and the upsample kernel): each invocation calls the WGSL
+ * `fn item(i: u32)` for ITEMS work items spaced `params.stride` apart (stride = ceil(count / ITEMS)), up to
+ * `params.count`. Side by side on lavapipe, add [2,320,64,64] f32 took ~6 ms with 4 items against ~12 ms with 1
+ * (bench/elementwise.ts runs the shapes).
+ */
+export const ITEMS_MAIN = /* wgsl */ `@compute @workgroup_size(WG_X)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let first = gid.x + gid.y * nwg.x * WG_X;
+  if (first >= params.stride) { return; }
+  for (var k = 0u; k < ${ITEMS}u; k++) {
+    let i = first + k * params.stride;
+    if (i >= params.count) { return; }
+    item(i);
+  }
+}`;
 const cache = new Map<string, Kernel>();
 
 /** Kernel descriptor of `op` for one variant (memoized: the same object for the same variant). */
@@ -102,18 +119,7 @@ fn item(i: u32) {
   ${loads.join('\n  ')}
   y[${v.vec ? 'ey >> 2u' : 'ey'}] = ${store(v.out)}(${op.wgsl});
 }
-// Each invocation does ITEMS work items spaced \`stride\` apart: side by side on lavapipe, add [2,320,64,64] f32
-// took ~6 ms with 4 items against ~12 ms with 1 (bench/elementwise.ts runs the shapes).
-@compute @workgroup_size(WG_X)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let first = gid.x + gid.y * nwg.x * WG_X;
-  if (first >= params.stride) { return; }
-  for (var k = 0u; k < ${ITEMS}u; k++) {
-    let i = first + k * params.stride;
-    if (i >= params.count) { return; }
-    item(i);
-  }
-}`;
+${ITEMS_MAIN}`;
   return { name, bindings, uniforms, workgroupSize: [WG], enables, source };
 }
 

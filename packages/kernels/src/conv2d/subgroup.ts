@@ -12,7 +12,9 @@
  * with the same arguments; the workgroup must be exactly one 8-lane subgroup.
  */
 import type { Kernel } from '@sd-webgpu/tensor';
-import { CONV2D_UNIFORMS, type Conv2dVariant, accumulatorCopies, conv2dVariantName, packedWeightAndStoreFns } from './wgsl';
+import {
+  CONV2D_UNIFORMS, type Conv2dVariant, TILE_PROLOGUE, accumulatorCopies, conv2dVariantName, packedWeightAndStoreFns,
+} from './wgsl';
 
 /** A subgroup variant: `shareRows` loads each input row once per input channel for all kernel rows (ky unrolled). */
 export interface Conv2dSubgroupVariant extends Conv2dVariant {
@@ -96,19 +98,7 @@ ${packedWeightAndStoreFns(v)}
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lane: u32) {
-  let flat = wid.x + wid.y * nwg.x;
-  // Uniform per workgroup, so the broadcasts below stay in uniform control flow.
-  if (flat >= params.oblocks * params.pgroups) { return; }
-  // Channel blocks vary fastest, so consecutive workgroups reuse the same input tile from cache.
-  let ob = flat % params.oblocks;
-  let pg = flat / params.oblocks;
-  let n = wid.z;
-  let oy0 = (pg / params.tiles_x) * TILE_Y;
-  let ox0 = (pg % params.tiles_x) * TILE_X;
-  let ix0 = i32(ox0 * STRIDE) - params.pad_l;
-  let lg0 = (ob * WG_X + lane) * VEC;
-  let oc0 = lg0 * 4u;
-  let xb = params.x_off + n * params.x_nstride;
+${TILE_PROLOGUE}
 ${rows.join('\n')}
 ${decls.join('\n')}
   for (var ci = 0u; ci < params.cin; ci++) {

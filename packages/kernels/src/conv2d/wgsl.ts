@@ -133,18 +133,7 @@ ${packedWeightAndStoreFns(v)}
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lane: u32) {
-  let flat = wid.x + wid.y * nwg.x;
-  if (flat >= params.oblocks * params.pgroups) { return; }
-  // Channel blocks vary fastest, so consecutive workgroups reuse the same input tile from cache.
-  let ob = flat % params.oblocks;
-  let pg = flat / params.oblocks;
-  let n = wid.z;
-  let oy0 = (pg / params.tiles_x) * TILE_Y;
-  let ox0 = (pg % params.tiles_x) * TILE_X;
-  let ix0 = i32(ox0 * STRIDE) - params.pad_l;
-  let lg0 = (ob * WG_X + lane) * VEC;
-  let oc0 = lg0 * 4u;
-  let xb = params.x_off + n * params.x_nstride;
+${TILE_PROLOGUE}
 ${rows.join('\n')}
 ${decls.join('\n')}
   for (var ci = 0u; ci < params.cin; ci++) {
@@ -202,3 +191,21 @@ fn store_y(n: u32, o: u32, oy: u32, ox: u32, v: f32) {
   ${epilogue}
 }`;
 }
+
+/**
+ * The start of `main` in the 3x3 kernels (this one and conv2d/subgroup.ts): which tile, channel block and batch item
+ * this workgroup computes, and the lane's first output channels. The early return is uniform per workgroup, so the
+ * subgroup kernel's broadcasts stay in uniform control flow.
+ */
+export const TILE_PROLOGUE = /* wgsl */ `  let flat = wid.x + wid.y * nwg.x;
+  if (flat >= params.oblocks * params.pgroups) { return; }
+  // Channel blocks vary fastest, so consecutive workgroups reuse the same input tile from cache.
+  let ob = flat % params.oblocks;
+  let pg = flat / params.oblocks;
+  let n = wid.z;
+  let oy0 = (pg / params.tiles_x) * TILE_Y;
+  let ox0 = (pg % params.tiles_x) * TILE_X;
+  let ix0 = i32(ox0 * STRIDE) - params.pad_l;
+  let lg0 = (ob * WG_X + lane) * VEC;
+  let oc0 = lg0 * 4u;
+  let xb = params.x_off + n * params.x_nstride;`;
