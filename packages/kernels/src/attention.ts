@@ -22,7 +22,7 @@
 import {
   type Device, type Kernel, LimitError, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat,
 } from '@sd-webgpu/tensor';
-import { matmulMode } from './matmul';
+import { matmulMode } from './matmul.js';
 
 export interface AttentionOptions {
   heads: number;

@@ -12,20 +12,20 @@
  * rounded to f16 once (one extra half-ulp per chunk, only for tensors above the binding limit).
  */
 import { ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, shapeStr } from '@sd-webgpu/tensor';
-import { type PackedConv2dWeight, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack';
-import { type Conv2dGeometry, chunkWindows, planConv2d } from './conv2d/plan';
-import { conv2dPointwiseKernel } from './conv2d/pointwise';
-import { type Conv2dTile, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles';
-import { conv2dSubgroupKernel } from './conv2d/subgroup';
-import { CONV2D_LANES, conv2dKernel } from './conv2d/wgsl';
-import { matmulMode } from './matmul';
+import { type PackedConv2dWeight, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack.js';
+import { type Conv2dGeometry, chunkWindows, planConv2d } from './conv2d/plan.js';
+import { conv2dPointwiseKernel } from './conv2d/pointwise.js';
+import { type Conv2dTile, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
+import { conv2dSubgroupKernel } from './conv2d/subgroup.js';
+import { CONV2D_LANES, conv2dKernel } from './conv2d/wgsl.js';
+import { matmulMode } from './matmul.js';
 
-export { type Conv2dVariant, conv2dKernel, conv2dSource, conv2dVariantName } from './conv2d/wgsl';
-export { type Conv2dSubgroupVariant, conv2dSubgroupKernel, conv2dSubgroupSource } from './conv2d/subgroup';
-export { type Conv2dPointwiseVariant, conv2dPointwiseKernel } from './conv2d/pointwise';
-export { type PackedConv2dWeight, conv2dPackKernel, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack';
-export { type Conv2dChunk, type Conv2dGeometry, type Conv2dWeightLayout, planConv2d } from './conv2d/plan';
-export { type Conv2dTile, POINTWISE_TILE, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles';
+export { type Conv2dVariant, conv2dKernel, conv2dSource, conv2dVariantName } from './conv2d/wgsl.js';
+export { type Conv2dSubgroupVariant, conv2dSubgroupKernel, conv2dSubgroupSource } from './conv2d/subgroup.js';
+export { type Conv2dPointwiseVariant, conv2dPointwiseKernel } from './conv2d/pointwise.js';
+export { type PackedConv2dWeight, conv2dPackKernel, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack.js';
+export { type Conv2dChunk, type Conv2dGeometry, type Conv2dWeightLayout, planConv2d } from './conv2d/plan.js';
+export { type Conv2dTile, POINTWISE_TILE, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
 
 /** `[top, bottom, left, right]` zero padding. */
 export type Conv2dPadding = readonly [number, number, number, number];

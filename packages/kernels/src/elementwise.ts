@@ -5,8 +5,8 @@
  * binding. Storage is f32 or f16; arithmetic is f32.
  */
 import { ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat } from '@sd-webgpu/tensor';
-import * as ref from './reference/elementwise';
-import { type MapOp, type View, contiguous, runStrided, whole } from './strided';
+import * as ref from './reference/elementwise.js';
+import { type MapOp, type View, contiguous, runStrided, whole } from './strided.js';
 
 export interface ElementwiseDef extends MapOp {
   /** Float64 reference of one element: inputs and parameters. */

@@ -6,8 +6,8 @@
 import {
   BYTES_PER_ELEMENT, type DType, type Kernel, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat,
 } from '@sd-webgpu/tensor';
-import { ITEMS, ITEMS_MAIN, type MapOp, contiguous, runStrided, whole } from './strided';
-import { groups, makeWindow, splitBoxes, stridedSpan, windowAlignment } from './windows';
+import { ITEMS, ITEMS_MAIN, type MapOp, contiguous, runStrided, whole } from './strided.js';
+import { groups, makeWindow, splitBoxes, stridedSpan, windowAlignment } from './windows.js';
 
 const COPY: MapOp = { name: 'copy', arity: 1, wgsl: 'x0', raw: true };
 const CAST: MapOp = { name: 'cast', arity: 1, wgsl: 'x0' };

@@ -10,11 +10,11 @@ import {
   debugLog,
   BYTES_PER_ELEMENT, type Device, type Tensor, ShapeError, UnsupportedError, checkFloat, shapeStr,
 } from '@sd-webgpu/tensor';
-import { broadcastBatch, planMatmul, type BatchDim, type PlannedDispatch } from './matmul/plan';
-import { chooseTile, type MatmulLayout } from './matmul/tiles';
-import { type MatmulMode, type MatmulVariant, matmulKernel, tileOf } from './matmul/wgsl';
+import { broadcastBatch, planMatmul, type BatchDim, type PlannedDispatch } from './matmul/plan.js';
+import { chooseTile, type MatmulLayout } from './matmul/tiles.js';
+import { type MatmulMode, type MatmulVariant, matmulKernel, tileOf } from './matmul/wgsl.js';
 
-export { type MatmulMode, type MatmulVariant, matmulKernel, variantName as matmulVariantName } from './matmul/wgsl';
+export { type MatmulMode, type MatmulVariant, matmulKernel, variantName as matmulVariantName } from './matmul/wgsl.js';
 
 /** Overrides the tile-table choice (benchmarks and tests). */
 export interface MatmulTile {

@@ -9,7 +9,7 @@
  * ('gather'). Values are computed in f32 (vec4<f32>) whatever the storage dtype, except raw copies.
  */
 import { type DType, type Device, type Kernel, type Tensor, UnsupportedError } from '@sd-webgpu/tensor';
-import { type SpanOperand, groups, splitBoxes, stridedSpan } from './windows';
+import { type SpanOperand, groups, splitBoxes, stridedSpan } from './windows.js';
 
 /** The op part of a strided kernel: one WGSL expression over `x0..x{arity-1}` and uniforms `params.p0..`. */
 export interface MapOp {

@@ -8,7 +8,7 @@
  * quick_gelu, VAE scaling factor 0.18215 and sample size 64. A model that differs in these (e.g. the tiny test model,
  * whose CLIP has 4 heads of 16) must be given an explicit override: `openCheckpoint(src, { configs: {...} })`.
  */
-import { ConfigError } from './weights/errors';
+import { ConfigError } from './weights/errors.js';
 
 export type DownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
 export type UpBlockType = 'CrossAttnUpBlock2D' | 'UpBlock2D';

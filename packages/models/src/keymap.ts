@@ -12,8 +12,8 @@
  * Renames that change a shape: the original VAE mid-attention `q/k/v/proj_out` are 1x1 convs `[C,C,1,1]`; diffusers
  * holds them as linear `[C,C]` (`to_q/to_k/to_v/to_out.0`). The bytes are the same, only the shape is squeezed.
  */
-import { isIgnoredKey } from './weights/store';
-import { ConfigError } from './weights/errors';
+import { isIgnoredKey } from './weights/store.js';
+import { ConfigError } from './weights/errors.js';
 
 export type Component = 'unet' | 'vae' | 'text_encoder';
 export const COMPONENTS: readonly Component[] = ['unet', 'vae', 'text_encoder'];

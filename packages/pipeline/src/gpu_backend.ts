@@ -1,7 +1,7 @@
 import { type Device, type Tensor } from '@sd-webgpu/tensor';
 import { linearCombination } from '@sd-webgpu/kernels';
-import type { TorchGenerator } from './rng';
-import type { LatentBackend } from './schedulers';
+import type { TorchGenerator } from './rng/index.js';
+import type { LatentBackend } from './schedulers/index.js';
 
 /**
  * Scheduler arithmetic on GPU tensors: coefficients come from the host in float64, the weighted sum runs in one

@@ -1,6 +1,6 @@
-export * from './rng';
-export * from './schedulers';
-export * from './image';
-export * from './options';
-export { StableDiffusion, GenerationAbortedError, type LoadOptions } from './stable_diffusion';
-export { GpuLatentBackend } from './gpu_backend';
+export * from './rng/index.js';
+export * from './schedulers/index.js';
+export * from './image/index.js';
+export * from './options.js';
+export { StableDiffusion, GenerationAbortedError, type LoadOptions } from './stable_diffusion.js';
+export { GpuLatentBackend } from './gpu_backend.js';

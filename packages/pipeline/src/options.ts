@@ -1,5 +1,5 @@
 import { ParameterError } from '@sd-webgpu/tensor';
-import { SCHEDULER_NAMES, type SchedulerName } from './schedulers';
+import { SCHEDULER_NAMES, type SchedulerName } from './schedulers/index.js';
 
 /** Called after each denoising step (the step's GPU work has finished). */
 export type ProgressCallback = (p: { step: number; totalSteps: number; timestep: number }) => void;

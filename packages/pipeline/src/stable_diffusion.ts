@@ -4,15 +4,15 @@ import {
   AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
   type ConfigOverrides, UNet2DConditionModel, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
 } from '@sd-webgpu/models';
-import { GpuLatentBackend } from './gpu_backend';
-import { resizeRgba } from './image/resize';
-import { checkRgbaImage } from './image/rgba';
-import { rgbaToTensorData, tensorToRgba } from './image/tensor';
+import { GpuLatentBackend } from './gpu_backend.js';
+import { resizeRgba } from './image/resize.js';
+import { checkRgbaImage } from './image/rgba.js';
+import { rgbaToTensorData, tensorToRgba } from './image/tensor.js';
 import {
   type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, resolveOptions, resolveStrength,
-} from './options';
-import { TorchGenerator } from './rng';
-import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers';
+} from './options.js';
+import { TorchGenerator } from './rng/index.js';
+import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers/index.js';
 
 export interface LoadOptions {
   /** An existing device (kept alive by the caller); otherwise one is created and owned by the model. */

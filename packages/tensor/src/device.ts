@@ -1,13 +1,13 @@
-import { type DType, BYTES_PER_ELEMENT } from './dtype';
-import { DisposedTensorError, GpuError, ShaderCompileError, UnsupportedError } from './errors';
-import type { Kernel } from './kernel';
-import { debugLog } from './log';
-import { PipelineCache } from './pipelines';
-import { BufferPool, type PoolStats } from './pool';
-import { StagingPool } from './readback';
-import { type RunArgs, Recorder } from './recorder';
-import { Storage, Tensor, encodeHost, numel } from './tensor';
-import { GpuTimer } from './timer';
+import { type DType, BYTES_PER_ELEMENT } from './dtype.js';
+import { DisposedTensorError, GpuError, ShaderCompileError, UnsupportedError } from './errors.js';
+import type { Kernel } from './kernel.js';
+import { debugLog } from './log.js';
+import { PipelineCache } from './pipelines.js';
+import { BufferPool, type PoolStats } from './pool.js';
+import { StagingPool } from './readback.js';
+import { type RunArgs, Recorder } from './recorder.js';
+import { Storage, Tensor, encodeHost, numel } from './tensor.js';
+import { GpuTimer } from './timer.js';
 
 export interface DeviceOptions {
   /** A `GPU` object (defaults to `navigator.gpu`, or Dawn's `webgpu` package in Node). */

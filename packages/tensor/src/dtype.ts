@@ -1,5 +1,5 @@
-import { UnsupportedError } from './errors';
-import { f16ArrayToF32, f16BitsToF32Bits, f32ArrayToF16, f32BitsToF16Bits } from './half';
+import { UnsupportedError } from './errors.js';
+import { f16ArrayToF32, f16BitsToF32Bits, f32ArrayToF16, f32BitsToF16Bits } from './half.js';
 
 /** Element types a Tensor can hold. f16 needs the device's `shader-f16` feature. */
 export type DType = 'f32' | 'f16' | 'i32' | 'u32';

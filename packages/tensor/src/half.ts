@@ -2,7 +2,7 @@
  * f16 <-> f32 on the host: exact widening (a 65536-entry table for arrays), round-to-nearest-even narrowing with
  * subnormals, infinities and NaN. Checked exhaustively over all 65536 f16 patterns (test/safetensors/dtype.test.ts).
  */
-import { ParameterError } from './errors';
+import { ParameterError } from './errors.js';
 
 /** f32 bit pattern → f16 bit pattern (round to nearest even). */
 export function f32BitsToF16Bits(x: number): number {

@@ -1,5 +1,5 @@
-import { ShaderCompileError } from './errors';
-import { type Kernel, kernelSource } from './kernel';
+import { ShaderCompileError } from './errors.js';
+import { type Kernel, kernelSource } from './kernel.js';
 
 interface Entry {
   pipeline: GPUComputePipeline;

@@ -1,4 +1,4 @@
-import { LimitError } from './errors';
+import { LimitError } from './errors.js';
 
 /**
  * Bucketed, capped pool of storage buffers. Sizes are rounded up to a bucket (powers of two up to 1 MiB, then four

@@ -1,7 +1,7 @@
-import { LimitError } from './errors';
-import { type Kernel, packUniforms } from './kernel';
-import type { PipelineCache } from './pipelines';
-import type { Tensor } from './tensor';
+import { LimitError } from './errors.js';
+import { type Kernel, packUniforms } from './kernel.js';
+import type { PipelineCache } from './pipelines.js';
+import type { Tensor } from './tensor.js';
 
 /** A window of a buffer bound as one storage binding (for tensors larger than the binding limit). */
 export interface BufferWindow {

@@ -1,6 +1,6 @@
-import type { Device } from './device';
-import { BYTES_PER_ELEMENT, type DType, type HostArray, fromF16Array, toF16Array } from './dtype';
-import { DisposedTensorError, ShapeError, shapeStr } from './errors';
+import type { Device } from './device.js';
+import { BYTES_PER_ELEMENT, type DType, type HostArray, fromF16Array, toF16Array } from './dtype.js';
+import { DisposedTensorError, ShapeError, shapeStr } from './errors.js';
 
 /** A pooled GPU buffer shared by a tensor and its views; returned to the pool when the last user disposes. */
 export class Storage {

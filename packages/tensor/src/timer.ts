@@ -1,5 +1,5 @@
-import type { Device } from './device';
-import type { Recorder } from './recorder';
+import type { Device } from './device.js';
+import type { Recorder } from './recorder.js';
 
 /**
  * Measures GPU time of the work recorded between begin() and end() with two timestamp-only passes.

@@ -5,7 +5,7 @@
  * dispatch); models can pack once at load time with `conv2dPackWeight` and drop the original.
  */
 import { type Device, type Kernel, LimitError, type Tensor, checkFloat, ShapeError } from '@sd-webgpu/tensor';
-import { balancedSplit, elementWindow } from './plan';
+import { balancedSplit, elementWindow } from './plan.js';
 
 /** A conv weight packed by `conv2dPackWeight` (a plain object, so `scope()` sees the tensor inside). */
 export interface PackedConv2dWeight {

@@ -9,7 +9,7 @@
  * PyTorch layout `[O, I]` and the packed layout `[I, O4·4]` of ./pack.ts work.
  */
 import type { Kernel, UniformDecl } from '@sd-webgpu/tensor';
-import { CONV2D_LANES } from './wgsl';
+import { CONV2D_LANES } from './wgsl.js';
 
 export interface Conv2dPointwiseVariant {
   readonly dtype: 'f32' | 'f16';

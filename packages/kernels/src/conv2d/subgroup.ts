@@ -14,7 +14,7 @@
 import type { Kernel } from '@sd-webgpu/tensor';
 import {
   CONV2D_UNIFORMS, type Conv2dVariant, TILE_PROLOGUE, accumulatorCopies, conv2dVariantName, packedWeightAndStoreFns,
-} from './wgsl';
+} from './wgsl.js';
 
 /** A subgroup variant: `shareRows` loads each input row once per input channel for all kernel rows (ky unrolled). */
 export interface Conv2dSubgroupVariant extends Conv2dVariant {

@@ -3,7 +3,7 @@
  * cost per multiply-add measured by `npm run bench -- matmul --tiles` (the measurements are quoted below). The pick
  * minimises cost × padded work, so a small M or N prefers a smaller tile that wastes less.
  */
-import type { MatmulMode } from './wgsl';
+import type { MatmulMode } from './wgsl.js';
 
 export type MatmulLayout = 'tb' | 'n4' | 'n1';
 

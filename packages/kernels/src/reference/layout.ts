@@ -2,7 +2,7 @@
  * CPU references for the layout family (upsample, concat, permute, slice, embedding) over plain arrays. Written
  * with explicit coordinate loops, independently of the strided GPU engine.
  */
-import { type RefResult, type RefTensor, contiguousStrides } from './elementwise';
+import { type RefResult, type RefTensor, contiguousStrides } from './elementwise.js';
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 

@@ -3,8 +3,8 @@
  * rejected at open with `UnsupportedModelError` naming the file and the key that gave them away, instead of failing
  * later with a puzzling shape error.
  */
-import { ORIGINAL_PREFIXES } from '../keymap';
-import { UnsupportedModelError } from '../weights/errors';
+import { ORIGINAL_PREFIXES } from '../keymap.js';
+import { UnsupportedModelError } from '../weights/errors.js';
 
 export const SD2 = 'Stable Diffusion 2.x';
 export const SDXL = 'SDXL';

@@ -3,15 +3,15 @@
  * `.fp16.safetensors` variants), tokenizer/ (vocab.json, merges.txt) and scheduler/scheduler_config.json.
  */
 import type { Device } from '@sd-webgpu/tensor';
-import { type ModelConfigs, applyOverrides, parseClipTextConfig, parseUNetConfig, parseVaeConfig } from '../configs';
-import { COMPONENTS, type Component, mapDiffusersKey } from '../keymap';
-import type { SafetensorsFile } from '../safetensors';
-import { ConfigError, MissingComponentError, NotSafetensorsError } from '../weights/errors';
-import { TensorStore, isIgnoredKey, type WeightDType } from '../weights/store';
-import { type UploadItem, type UploadOptions, uploadWeights } from '../weights/upload';
-import { detectPipelineIndex, detectUNetConfig } from './detect';
-import { type FileTree, openCheckedSafetensors, readJson } from './tree';
-import { type Checkpoint, type OpenCheckpointOptions, type TokenizerFiles, urlOptions } from './types';
+import { type ModelConfigs, applyOverrides, parseClipTextConfig, parseUNetConfig, parseVaeConfig } from '../configs.js';
+import { COMPONENTS, type Component, mapDiffusersKey } from '../keymap.js';
+import type { SafetensorsFile } from '../safetensors/index.js';
+import { ConfigError, MissingComponentError, NotSafetensorsError } from '../weights/errors.js';
+import { TensorStore, isIgnoredKey, type WeightDType } from '../weights/store.js';
+import { type UploadItem, type UploadOptions, uploadWeights } from '../weights/upload.js';
+import { detectPipelineIndex, detectUNetConfig } from './detect.js';
+import { type FileTree, openCheckedSafetensors, readJson } from './tree.js';
+import { type Checkpoint, type OpenCheckpointOptions, type TokenizerFiles, urlOptions } from './types.js';
 
 const WEIGHT_STEMS = ['diffusion_pytorch_model', 'model'];
 

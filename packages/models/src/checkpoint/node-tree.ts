@@ -1,8 +1,8 @@
 /** A checkpoint folder on a Node file system. Imported on demand only (it pulls in node:fs). */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ByteSourceError } from '../safetensors/errors';
-import type { FileTree } from './tree';
+import { ByteSourceError } from '../safetensors/errors.js';
+import type { FileTree } from './tree.js';
 
 export class NodeTree implements FileTree {
   readonly name: string;

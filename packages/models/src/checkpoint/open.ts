@@ -2,11 +2,11 @@
  * `openCheckpoint(source)`: detects the layout (diffusers folder or original single file) and opens it.
  */
 import { ParameterError } from '@sd-webgpu/tensor';
-import { MissingComponentError } from '../weights/errors';
-import { DiffusersCheckpoint } from './folder';
-import { SingleFileCheckpoint } from './single-file';
-import { type FileRef, MapTree } from './tree';
-import { type Checkpoint, type CheckpointSource, type OpenCheckpointOptions, urlOptions } from './types';
+import { MissingComponentError } from '../weights/errors.js';
+import { DiffusersCheckpoint } from './folder.js';
+import { SingleFileCheckpoint } from './single-file.js';
+import { type FileRef, MapTree } from './tree.js';
+import { type Checkpoint, type CheckpointSource, type OpenCheckpointOptions, urlOptions } from './types.js';
 
 const isNode = (): boolean =>
   typeof process !== 'undefined' && typeof (process as { versions?: { node?: string } }).versions?.node === 'string';
@@ -35,7 +35,7 @@ export async function openCheckpoint(source: CheckpointSource, opts: OpenCheckpo
 }
 
 async function openPath(path: string, opts: OpenCheckpointOptions): Promise<Checkpoint> {
-  const { NodeTree, pathKind } = await import('./node-tree');
+  const { NodeTree, pathKind } = await import('./node-tree.js');
   const kind = await pathKind(path);
   if (kind === null) throw new MissingComponentError(path, 'checkpoint', 'no such file or folder');
   if (kind === 'dir') return DiffusersCheckpoint.open(new NodeTree(path), opts);

@@ -11,15 +11,15 @@ import {
   inferClipTextConfig,
   inferUNetConfig,
   inferVaeConfig,
-} from '../configs';
-import { COMPONENTS, type Component, ORIGINAL_PREFIXES, type OriginalKeyMap, mapOriginalCheckpoint } from '../keymap';
-import type { SafetensorsFile, SafetensorsInput } from '../safetensors';
-import { MissingComponentError, UnusedWeightsError } from '../weights/errors';
-import { TensorStore, type WeightDType } from '../weights/store';
-import { type UploadItem, type UploadOptions, uploadWeights } from '../weights/upload';
-import { detectOriginalFamily } from './detect';
-import { openCheckedSafetensors } from './tree';
-import { type Checkpoint, type OpenCheckpointOptions, urlOptions } from './types';
+} from '../configs.js';
+import { COMPONENTS, type Component, ORIGINAL_PREFIXES, type OriginalKeyMap, mapOriginalCheckpoint } from '../keymap.js';
+import type { SafetensorsFile, SafetensorsInput } from '../safetensors/index.js';
+import { MissingComponentError, UnusedWeightsError } from '../weights/errors.js';
+import { TensorStore, type WeightDType } from '../weights/store.js';
+import { type UploadItem, type UploadOptions, uploadWeights } from '../weights/upload.js';
+import { detectOriginalFamily } from './detect.js';
+import { openCheckedSafetensors } from './tree.js';
+import { type Checkpoint, type OpenCheckpointOptions, urlOptions } from './types.js';
 
 export class SingleFileCheckpoint implements Checkpoint {
   readonly layout = 'single-file' as const;

@@ -2,9 +2,9 @@
  * File access for checkpoint folders: a Node directory (./node-tree, loaded on demand so browser bundles never see
  * node:fs) or, in browsers, a map of relative paths to `File`s / `Blob`s / URLs (e.g. from `<input webkitdirectory>`).
  */
-import { SafetensorsFile, openByteSource, type SafetensorsInput, type UrlSourceOptions } from '../safetensors';
-import { ByteSourceError } from '../safetensors/errors';
-import { JsonFileError, NotSafetensorsError } from '../weights/errors';
+import { SafetensorsFile, openByteSource, type SafetensorsInput, type UrlSourceOptions } from '../safetensors/index.js';
+import { ByteSourceError } from '../safetensors/errors.js';
+import { JsonFileError, NotSafetensorsError } from '../weights/errors.js';
 
 /** A file of a browser folder map: its content or where to fetch it. */
 export type FileRef = Blob | string | URL;

@@ -1,10 +1,10 @@
 import type { Device } from '@sd-webgpu/tensor';
-import type { ConfigOverrides, ModelConfigs } from '../configs';
-import type { Component } from '../keymap';
-import type { UrlSourceOptions } from '../safetensors';
-import type { TensorStore, WeightDType } from '../weights/store';
-import type { UploadOptions } from '../weights/upload';
-import type { FileRef } from './tree';
+import type { ConfigOverrides, ModelConfigs } from '../configs.js';
+import type { Component } from '../keymap.js';
+import type { UrlSourceOptions } from '../safetensors/index.js';
+import type { TensorStore, WeightDType } from '../weights/store.js';
+import type { UploadOptions } from '../weights/upload.js';
+import type { FileRef } from './tree.js';
 
 /**
  * What `openCheckpoint` accepts:

@@ -1,8 +1,8 @@
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
 import { add, attention, embedding, quickGelu } from '@sd-webgpu/kernels';
-import type { ClipTextConfig } from '../configs';
-import { LayerNorm, Linear } from '../nn/linear';
-import type { WeightScope } from '../weights/scope';
+import type { ClipTextConfig } from '../configs.js';
+import { LayerNorm, Linear } from '../nn/linear.js';
+import type { WeightScope } from '../weights/scope.js';
 
 /** Receives named intermediate activations (for tests); copy what you keep, the model frees its intermediates. */
 export type Taps = (name: string, t: Tensor) => void;

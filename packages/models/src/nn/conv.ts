@@ -1,6 +1,6 @@
 import { type Tensor, ParameterError } from '@sd-webgpu/tensor';
 import { type Conv2dPadding as SidePadding, type PackedConv2dWeight, conv2d, conv2dPackWeight, linear } from '@sd-webgpu/kernels';
-import type { WeightScope } from '../weights/scope';
+import type { WeightScope } from '../weights/scope.js';
 
 /** Zero padding of a conv: one number for all sides, or `[top, bottom, left, right]` (VAE downsampling: [0, 1, 0, 1]). */
 export type Conv2dPadding = number | SidePadding;

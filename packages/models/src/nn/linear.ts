@@ -1,6 +1,6 @@
 import { type Tensor } from '@sd-webgpu/tensor';
 import { layerNorm, linear } from '@sd-webgpu/kernels';
-import type { WeightScope } from '../weights/scope';
+import type { WeightScope } from '../weights/scope.js';
 
 /** torch.nn.Linear: `weight [out, in]`, optional `bias [out]`. */
 export class Linear {

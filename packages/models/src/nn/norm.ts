@@ -1,6 +1,6 @@
 import { type Tensor, ParameterError } from '@sd-webgpu/tensor';
 import { groupNorm } from '@sd-webgpu/kernels';
-import type { WeightScope } from '../weights/scope';
+import type { WeightScope } from '../weights/scope.js';
 
 /** torch.nn.GroupNorm over NCHW (or `[N, C, ...]`) with affine `weight [C]`, `bias [C]`. */
 export class GroupNorm {

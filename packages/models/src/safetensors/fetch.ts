@@ -6,8 +6,8 @@
  * When the server ignores Range (200 with the full body), the body is kept and every read is served from memory, so
  * the file is downloaded once, never once per tensor.
  */
-import { ByteSourceError } from './errors';
-import { checkRange, type ByteSource } from './source';
+import { ByteSourceError } from './errors.js';
+import { checkRange, type ByteSource } from './source.js';
 
 export interface UrlSourceOptions {
   /** fetch implementation (defaults to the global one). */

@@ -11,10 +11,10 @@ import {
   f64ArrayToF16,
   f64ArrayToF32,
   type SafetensorsDtype,
-} from './dtype';
-import { ByteSourceError, SafetensorsFormatError, SafetensorsKeyError } from './errors';
-import { HEADER_PREFIX_BYTES, parseHeader, readHeaderLength, type SafetensorsHeader } from './header';
-import type { ByteSource } from './source';
+} from './dtype.js';
+import { ByteSourceError, SafetensorsFormatError, SafetensorsKeyError } from './errors.js';
+import { HEADER_PREFIX_BYTES, parseHeader, readHeaderLength, type SafetensorsHeader } from './header.js';
+import type { ByteSource } from './source.js';
 
 export interface TensorInfo {
   name: string;

@@ -9,9 +9,9 @@
  * duplicate names, spans that overlap, leave the data section or disagree with shape × dtype size) and lenient about
  * unused bytes (gaps between tensors, trailing bytes after the last one).
  */
-import { isSafetensorsDtype, DTYPE_SIZES, type SafetensorsDtype } from './dtype';
-import { SafetensorsFormatError } from './errors';
-import { findDuplicateKey } from './json-keys';
+import { isSafetensorsDtype, DTYPE_SIZES, type SafetensorsDtype } from './dtype.js';
+import { SafetensorsFormatError } from './errors.js';
+import { findDuplicateKey } from './json-keys.js';
 
 /** Headers larger than this are rejected (real SD checkpoints have headers of a few hundred KB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;

@@ -4,9 +4,9 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { ByteSourceError } from './errors';
-import { SafetensorsFile } from './file';
-import { checkRange, type ByteSource } from './source';
+import { ByteSourceError } from './errors.js';
+import { SafetensorsFile } from './file.js';
+import { checkRange, type ByteSource } from './source.js';
 
 /** fs reads are limited to 2 GiB - 1 per call; stay well below. */
 const MAX_READ_CALL = 1 << 30;

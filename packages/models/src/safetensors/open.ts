@@ -5,9 +5,9 @@
  * `./node` chunk is then emitted separately and only fetched when a path is opened under Node.
  */
 import { ParameterError } from '@sd-webgpu/tensor';
-import { SafetensorsFile } from './file';
-import { UrlSource, type UrlSourceOptions } from './fetch';
-import { BlobSource, MemorySource, isByteSource, type ByteSource } from './source';
+import { SafetensorsFile } from './file.js';
+import { UrlSource, type UrlSourceOptions } from './fetch.js';
+import { BlobSource, MemorySource, isByteSource, type ByteSource } from './source.js';
 
 export type SafetensorsInput = string | URL | Blob | Uint8Array | ArrayBuffer | ByteSource;
 
@@ -25,12 +25,12 @@ const isHttpUrl = (s: string): boolean => /^https?:\/\//i.test(s);
 export async function openByteSource(input: SafetensorsInput, opts: OpenSafetensorsOptions = {}): Promise<ByteSource> {
   if (typeof input === 'string') {
     if (isHttpUrl(input) || !isNode()) return UrlSource.open(input, opts);
-    const { NodeFileSource } = await import('./node');
+    const { NodeFileSource } = await import('./node.js');
     return NodeFileSource.open(input);
   }
   if (input instanceof URL) {
     if (input.protocol === 'file:' && isNode()) {
-      const { NodeFileSource } = await import('./node');
+      const { NodeFileSource } = await import('./node.js');
       return NodeFileSource.open(input);
     }
     return UrlSource.open(input, opts);

@@ -2,7 +2,7 @@
  * Random-access byte sources: the only thing the safetensors reader needs from a file, a blob or a URL.
  * The Node file source lives in `./node` so that browser bundles never see `node:fs`; the URL source is in `./fetch`.
  */
-import { ByteSourceError } from './errors';
+import { ByteSourceError } from './errors.js';
 
 export interface ByteSource {
   /** Total size in bytes. */

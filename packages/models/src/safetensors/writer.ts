@@ -4,8 +4,8 @@
  * spaces so that the data section starts on an 8-byte boundary (every tensor is then aligned to its element size).
  */
 import { ParameterError } from '@sd-webgpu/tensor';
-import { DTYPE_SIZES, f32ArrayToBf16, f32ArrayToF16, f64ArrayToF16, isSafetensorsDtype, type SafetensorsDtype } from './dtype';
-import { HEADER_PREFIX_BYTES } from './header';
+import { DTYPE_SIZES, f32ArrayToBf16, f32ArrayToF16, f64ArrayToF16, isSafetensorsDtype, type SafetensorsDtype } from './dtype.js';
+import { HEADER_PREFIX_BYTES } from './header.js';
 
 export interface TensorToWrite {
   dtype: SafetensorsDtype;

@@ -9,10 +9,10 @@
  */
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
 import { concat } from '@sd-webgpu/kernels';
-import type { WeightScope } from '../weights/scope';
-import { Downsample2D, Upsample2D } from './resample';
-import { ResnetBlock2D } from './resnet';
-import { Transformer2DModel } from './transformer';
+import type { WeightScope } from '../weights/scope.js';
+import { Downsample2D, Upsample2D } from './resample.js';
+import { ResnetBlock2D } from './resnet.js';
+import { Transformer2DModel } from './transformer.js';
 
 /** What every UNet block shares. */
 export interface UNetBlockOptions {

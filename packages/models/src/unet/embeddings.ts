@@ -1,7 +1,7 @@
 import { type Device, type Tensor, ParameterError, ShapeError } from '@sd-webgpu/tensor';
 import { silu, timestepEmbedding } from '@sd-webgpu/kernels';
-import { Linear } from '../nn/linear';
-import type { WeightScope } from '../weights/scope';
+import { Linear } from '../nn/linear.js';
+import type { WeightScope } from '../weights/scope.js';
 
 /**
  * diffusers `Timesteps(dim, flip_sin_to_cos=True, downscale_freq_shift=0)` (the UNet's `time_proj`, no weights):

@@ -1,7 +1,7 @@
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
 import { upsampleNearest } from '@sd-webgpu/kernels';
-import { Conv2d, type Conv2dPadding } from '../nn/conv';
-import type { WeightScope } from '../weights/scope';
+import { Conv2d, type Conv2dPadding } from '../nn/conv.js';
+import type { WeightScope } from '../weights/scope.js';
 
 /**
  * diffusers Downsample2D with use_conv: a 3x3 stride-2 conv named `conv` (CompVis: `op`, mapped by the keymap).

@@ -1,9 +1,9 @@
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
 import { add, silu } from '@sd-webgpu/kernels';
-import { Conv2d } from '../nn/conv';
-import { Linear } from '../nn/linear';
-import { GroupNorm } from '../nn/norm';
-import type { WeightScope } from '../weights/scope';
+import { Conv2d } from '../nn/conv.js';
+import { Linear } from '../nn/linear.js';
+import { GroupNorm } from '../nn/norm.js';
+import type { WeightScope } from '../weights/scope.js';
 
 export interface ResnetBlock2DOptions {
   inChannels: number;

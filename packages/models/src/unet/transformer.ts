@@ -1,9 +1,9 @@
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
 import { add, attention, geglu, permute } from '@sd-webgpu/kernels';
-import { Conv2d } from '../nn/conv';
-import { LayerNorm, Linear } from '../nn/linear';
-import { GroupNorm } from '../nn/norm';
-import type { WeightScope } from '../weights/scope';
+import { Conv2d } from '../nn/conv.js';
+import { LayerNorm, Linear } from '../nn/linear.js';
+import { GroupNorm } from '../nn/norm.js';
+import type { WeightScope } from '../weights/scope.js';
 
 export interface Transformer2DOptions {
   /** Channels of the feature map (= inner dim: heads · head_dim). */

@@ -1,15 +1,15 @@
 import { type Tensor, ShapeError, UnsupportedError } from '@sd-webgpu/tensor';
 import { silu } from '@sd-webgpu/kernels';
-import type { UNetConfig } from '../configs';
-import { Conv2d } from '../nn/conv';
-import { disposeModule, parameterCount } from '../nn/module';
-import { GroupNorm } from '../nn/norm';
-import type { WeightScope } from '../weights/scope';
+import type { UNetConfig } from '../configs.js';
+import { Conv2d } from '../nn/conv.js';
+import { disposeModule, parameterCount } from '../nn/module.js';
+import { GroupNorm } from '../nn/norm.js';
+import type { WeightScope } from '../weights/scope.js';
 import {
   CrossAttnDownBlock2D, CrossAttnUpBlock2D, type DownBlock, DownBlock2D, type UNetBlockOptions, UNetMidBlock2DCrossAttn,
   type UpBlock, UpBlock2D,
-} from './blocks';
-import { TimestepEmbedding, Timesteps, batchTimesteps } from './embeddings';
+} from './blocks.js';
+import { TimestepEmbedding, Timesteps, batchTimesteps } from './embeddings.js';
 
 /** Receives named intermediate activations (for tests); copy or read back what you keep, the model frees them. */
 export type Taps = (name: string, t: Tensor) => void;

@@ -1,8 +1,8 @@
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
 import { add, attention, permute } from '@sd-webgpu/kernels';
-import { Linear } from '../nn/linear';
-import { GroupNorm } from '../nn/norm';
-import type { WeightScope } from '../weights/scope';
+import { Linear } from '../nn/linear.js';
+import { GroupNorm } from '../nn/norm.js';
+import type { WeightScope } from '../weights/scope.js';
 
 export interface VaeAttentionOptions {
   channels: number;

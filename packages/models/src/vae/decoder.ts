@@ -1,12 +1,12 @@
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
 import { silu } from '@sd-webgpu/kernels';
-import type { VaeConfig } from '../configs';
-import { Conv2d } from '../nn/conv';
-import { GroupNorm } from '../nn/norm';
-import { Upsample2D } from '../unet/resample';
-import type { ResnetBlock2D } from '../unet/resnet';
-import type { WeightScope } from '../weights/scope';
-import { type Taps, UNetMidBlock2D, type VaeBlockOptions, release, tapped, vaeResnet } from './mid_block';
+import type { VaeConfig } from '../configs.js';
+import { Conv2d } from '../nn/conv.js';
+import { GroupNorm } from '../nn/norm.js';
+import { Upsample2D } from '../unet/resample.js';
+import type { ResnetBlock2D } from '../unet/resnet.js';
+import type { WeightScope } from '../weights/scope.js';
+import { type Taps, UNetMidBlock2D, type VaeBlockOptions, release, tapped, vaeResnet } from './mid_block.js';
 
 export interface UpDecoderBlockOptions extends VaeBlockOptions {
   /** Channels coming from the previous up block (or the mid block). */

@@ -1,7 +1,7 @@
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
-import { ResnetBlock2D } from '../unet/resnet';
-import type { WeightScope } from '../weights/scope';
-import { VaeAttention } from './attention';
+import { ResnetBlock2D } from '../unet/resnet.js';
+import type { WeightScope } from '../weights/scope.js';
+import { VaeAttention } from './attention.js';
 
 /** GroupNorm eps of every VAE norm (diffusers hard-codes 1e-6 in the VAE's Encoder and Decoder blocks). */
 export const VAE_NORM_EPS = 1e-6;

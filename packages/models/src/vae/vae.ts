@@ -1,13 +1,13 @@
 import { type Tensor, ShapeError, UnsupportedError } from '@sd-webgpu/tensor';
 import { scale } from '@sd-webgpu/kernels';
-import type { VaeConfig } from '../configs';
-import { Conv2d } from '../nn/conv';
-import { disposeModule, parameterCount } from '../nn/module';
-import type { WeightScope } from '../weights/scope';
-import { Decoder } from './decoder';
-import { Encoder } from './encoder';
-import { type Taps, VAE_NORM_EPS } from './mid_block';
-import { type Posterior, diagonalGaussian } from './posterior';
+import type { VaeConfig } from '../configs.js';
+import { Conv2d } from '../nn/conv.js';
+import { disposeModule, parameterCount } from '../nn/module.js';
+import type { WeightScope } from '../weights/scope.js';
+import { Decoder } from './decoder.js';
+import { Encoder } from './encoder.js';
+import { type Taps, VAE_NORM_EPS } from './mid_block.js';
+import { type Posterior, diagonalGaussian } from './posterior.js';
 
 /** Prefixes tap names with a module path (`conv_in` → `encoder.conv_in`). */
 function under(prefix: string, taps: Taps | undefined): Taps | undefined {

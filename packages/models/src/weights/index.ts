@@ -1,5 +1,5 @@
-export * from './errors';
-export { type WeightStore, type WeightDType, type StoredWeight, TensorStore, isIgnoredKey } from './store';
-export { WeightScope, rootScope } from './scope';
-export { RandomStore, type RandomStoreOptions } from './random';
-export { uploadWeights, uploadTensor, type UploadItem, type UploadOptions } from './upload';
+export * from './errors.js';
+export { type WeightStore, type WeightDType, type StoredWeight, TensorStore, isIgnoredKey } from './store.js';
+export { WeightScope, rootScope } from './scope.js';
+export { RandomStore, type RandomStoreOptions } from './random.js';
+export { uploadWeights, uploadTensor, type UploadItem, type UploadOptions } from './upload.js';

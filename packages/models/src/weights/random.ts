@@ -14,8 +14,8 @@
  * `MissingWeightError` and `finish()` reports keys nobody took.
  */
 import { BYTES_PER_ELEMENT, type Device, Storage, Tensor, UnsupportedError, f32ToF16Bits, numel } from '@sd-webgpu/tensor';
-import { MissingWeightError, UnusedWeightsError, WeightShapeError } from './errors';
-import type { WeightDType, WeightStore } from './store';
+import { MissingWeightError, UnusedWeightsError, WeightShapeError } from './errors.js';
+import type { WeightDType, WeightStore } from './store.js';
 
 export interface RandomStoreOptions {
   /** When given, the only keys that exist (for `has`, missing-key and unused-key checks). */

@@ -9,7 +9,7 @@
  * `WeightShapeError` / `MissingWeightError` with the full dotted key.
  */
 import { ParameterError, type Tensor } from '@sd-webgpu/tensor';
-import type { WeightDType, WeightStore } from './store';
+import type { WeightDType, WeightStore } from './store.js';
 
 export class WeightScope {
   readonly store: WeightStore;

@@ -8,7 +8,7 @@
  * loaders fill it); `RandomStore` (./random) makes them up.
  */
 import type { Tensor } from '@sd-webgpu/tensor';
-import { MissingWeightError, UnusedWeightsError, WeightShapeError } from './errors';
+import { MissingWeightError, UnusedWeightsError, WeightShapeError } from './errors.js';
 
 export type WeightDType = 'f32' | 'f16';
 

@@ -23,9 +23,9 @@ import {
   f64ArrayToF32,
   isFloatDtype,
   type SafetensorsDtype,
-} from '../safetensors/dtype';
-import { type SafetensorsFile, viewAs } from '../safetensors/file';
-import type { StoredWeight, WeightDType } from './store';
+} from '../safetensors/dtype.js';
+import { type SafetensorsFile, viewAs } from '../safetensors/file.js';
+import type { StoredWeight, WeightDType } from './store.js';
 
 /** Source bytes per read (a multiple of 8, so every chunk holds an even number of elements of any dtype). */
 const CHUNK_BYTES = 16 << 20;

@@ -8,9 +8,9 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SdError } from '@sd-webgpu/tensor';
-import { describeBytes, sniffImageFormat } from '../image/node_io';
-import type { RgbaImage } from '../options';
-import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers';
+import { describeBytes, sniffImageFormat } from '../image/node_io.js';
+import type { RgbaImage } from '../options.js';
+import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/index.js';
 
 /** A bad command line. The CLI prints `sd-webgpu: <message>` and exits with `exitCode`. */
 export class UsageError extends SdError {

@@ -4,12 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { ImageFormatError, formatParameters } from '../image';
-import { decodeImage, encodePng } from '../image/node_io';
-import type { GenerateOptions, GeneratedImage, Img2ImgOptions, RgbaImage } from '../options';
-import { type GenerateArgs, UsageError, img2imgSize, parseArgs } from './args';
-import { ProgressBar, type ProgressStream } from './progress';
-import { outputPaths, writeFilesAtomic } from './write';
+import { ImageFormatError, formatParameters } from '../image/index.js';
+import { decodeImage, encodePng } from '../image/node_io.js';
+import type { GenerateOptions, GeneratedImage, Img2ImgOptions, RgbaImage } from '../options.js';
+import { type GenerateArgs, UsageError, img2imgSize, parseArgs } from './args.js';
+import { ProgressBar, type ProgressStream } from './progress.js';
+import { outputPaths, writeFilesAtomic } from './write.js';
 
 /** What the command needs of a loaded model (StableDiffusion; tests pass a fake). */
 export interface CliModel {
@@ -34,7 +34,7 @@ export const EXIT = { ok: 0, error: 1, usage: 2, interrupted: 130 } as const;
 
 /** Loads StableDiffusion on first use, so argument errors never pay for importing the model code. */
 export const loadStableDiffusion: ModelLoader = async (source, opts) => {
-  const { StableDiffusion } = await import('../stable_diffusion');
+  const { StableDiffusion } = await import('../stable_diffusion.js');
   return StableDiffusion.load(source, opts);
 };
 

@@ -2,7 +2,7 @@
  * Entry point of the `sd-webgpu` command (`npm run generate -- --prompt "..."`, or packages/pipeline/dist/cli.js).
  * Ctrl-C once stops the generation after the current step (nothing is written); twice exits at once.
  */
-import { EXIT, runCli } from './generate';
+import { EXIT, runCli } from './generate.js';
 
 const controller = new AbortController();
 let interrupts = 0;

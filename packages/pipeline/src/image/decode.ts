@@ -3,10 +3,10 @@
  * ImageFormatError that names the source and, where recognisable, the format it actually is.
  */
 import { decode as decodeJpegData } from 'jpeg-js';
-import type { RgbaImage } from '../options';
-import { ImageFormatError } from './errors';
-import { decodePng } from './png';
-import { hasPngSignature } from './png_chunks';
+import type { RgbaImage } from '../options.js';
+import { ImageFormatError } from './errors.js';
+import { decodePng } from './png.js';
+import { hasPngSignature } from './png_chunks.js';
 
 export type ImageFormat = 'png' | 'jpeg';
 

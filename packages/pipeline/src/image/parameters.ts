@@ -9,9 +9,9 @@
  * The negative-prompt line is omitted when empty; `Denoising strength` appears for img2img only.
  */
 import { ParameterError } from '@sd-webgpu/tensor';
-import type { GenerationParams } from '../options';
-import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers';
-import { ParametersFormatError } from './errors';
+import type { GenerationParams } from '../options.js';
+import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/index.js';
+import { ParametersFormatError } from './errors.js';
 
 /** A1111's sampler names for our schedulers. */
 export const SAMPLER_DISPLAY_NAMES: Readonly<Record<SchedulerName, string>> = {

@@ -4,10 +4,10 @@
 import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { ParameterError } from '@sd-webgpu/tensor';
-import type { RgbaImage } from '../options';
-import { ImageFormatError } from './errors';
-import { checkRgbaImage } from './rgba';
-import { type PngChunk, decodeTextChunk, insertAfterIhdr, readChunks, textChunk } from './png_chunks';
+import type { RgbaImage } from '../options.js';
+import { ImageFormatError } from './errors.js';
+import { checkRgbaImage } from './rgba.js';
+import { type PngChunk, decodeTextChunk, insertAfterIhdr, readChunks, textChunk } from './png_chunks.js';
 
 export interface EncodePngOptions {
   /**

@@ -8,7 +8,7 @@
  *   iTXt: keyword NUL flag(0|1) method(0) language NUL translated-keyword(UTF-8) NUL text(UTF-8, zlib when flag=1)
  */
 import { inflateSync } from 'node:zlib';
-import { ImageFormatError } from './errors';
+import { ImageFormatError } from './errors.js';
 
 export const PNG_SIGNATURE: readonly number[] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** Bytes of a chunk around its data: length (4) + type (4) before, CRC (4) after. */

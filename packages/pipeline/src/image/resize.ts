@@ -10,8 +10,8 @@
  * Filters: 'lanczos' (Lanczos-3, sinc(x)·sinc(x/3), |x| < 3; sharp, default) and 'bilinear' (triangle, |x| < 1).
  */
 import { ParameterError } from '@sd-webgpu/tensor';
-import type { RgbaImage } from '../options';
-import { checkRgbaImage } from './rgba';
+import type { RgbaImage } from '../options.js';
+import { checkRgbaImage } from './rgba.js';
 
 export type ResizeFilter = 'lanczos' | 'bilinear';
 

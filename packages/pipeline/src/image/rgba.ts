@@ -1,5 +1,5 @@
 import { ParameterError } from '@sd-webgpu/tensor';
-import type { RgbaImage } from '../options';
+import type { RgbaImage } from '../options.js';
 
 /** Throws ParameterError unless `image` is `{ width, height, data }` with width·height·4 bytes. */
 export function checkRgbaImage(where: string, image: RgbaImage): void {

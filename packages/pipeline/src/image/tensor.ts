@@ -7,8 +7,8 @@
  * double rounding is exact (53 ≥ 2·24 + 2), so the results equal true float32 arithmetic.
  */
 import { ShapeError } from '@sd-webgpu/tensor';
-import type { RgbaImage } from '../options';
-import { checkRgbaImage } from './rgba';
+import type { RgbaImage } from '../options.js';
+import { checkRgbaImage } from './rgba.js';
 
 const f32 = Math.fround;
 

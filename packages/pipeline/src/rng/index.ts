@@ -1,3 +1,3 @@
-export { MT19937 } from './mt19937';
-export { TorchGenerator, seedLow32, type TorchSeed } from './torch_generator';
-export { uniformFloat, uniformDouble } from './normal';
+export { MT19937 } from './mt19937.js';
+export { TorchGenerator, seedLow32, type TorchSeed } from './torch_generator.js';
+export { uniformFloat, uniformDouble } from './normal.js';

@@ -1,6 +1,6 @@
 import { ParameterError } from '@sd-webgpu/tensor';
-import { MT19937 } from './mt19937';
-import { boxMuller16, boxMullerDouble, uniformDouble, uniformFloat } from './normal';
+import { MT19937 } from './mt19937.js';
+import { boxMuller16, boxMullerDouble, uniformDouble, uniformFloat } from './normal.js';
 
 /** A seed as torch accepts it: any integer; only its low 32 bits (two's complement) reach mt19937. */
 export type TorchSeed = number | bigint;

@@ -1,8 +1,8 @@
 import { ParameterError } from '@sd-webgpu/tensor';
-import type { TorchGenerator } from '../rng/torch_generator';
-import type { SchedulerConfig } from './config';
-import { NoiseSchedule } from './tables';
-import type { Img2ImgTimesteps, LatentBackend, Scheduler, SchedulerName, StepResult } from './types';
+import type { TorchGenerator } from '../rng/torch_generator.js';
+import type { SchedulerConfig } from './config.js';
+import { NoiseSchedule } from './tables.js';
+import type { Img2ImgTimesteps, LatentBackend, Scheduler, SchedulerName, StepResult } from './types.js';
 
 /**
  * What every scheduler shares: the config and training tables, the inference timesteps, diffusers'

@@ -1,5 +1,5 @@
 import { SdError } from '@sd-webgpu/tensor';
-import type { SchedulerName } from './types';
+import type { SchedulerName } from './types.js';
 
 /** A scheduler config value this implementation does not support (or that has the wrong type). */
 export class SchedulerConfigError extends SdError {

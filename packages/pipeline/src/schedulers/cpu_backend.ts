@@ -1,6 +1,6 @@
 import { DisposedTensorError, ParameterError, ShapeError } from '@sd-webgpu/tensor';
-import type { TorchGenerator } from '../rng/torch_generator';
-import type { LatentBackend } from './types';
+import type { TorchGenerator } from '../rng/torch_generator.js';
+import type { LatentBackend } from './types.js';
 
 /** A latent held in host memory (row-major float32). */
 export interface CpuLatent {

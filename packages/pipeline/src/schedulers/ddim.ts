@@ -1,6 +1,6 @@
-import type { TorchGenerator } from '../rng/torch_generator';
-import { DiscreteTimeScheduler } from './discrete_base';
-import type { StepResult } from './types';
+import type { TorchGenerator } from '../rng/torch_generator.js';
+import { DiscreteTimeScheduler } from './discrete_base.js';
+import type { StepResult } from './types.js';
 
 /**
  * DDIM (Song et al. 2020) with eta = 0, as diffusers 0.27.2 `DDIMScheduler` (epsilon prediction, no clipping,

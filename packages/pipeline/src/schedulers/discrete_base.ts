@@ -1,5 +1,5 @@
-import { arange, linspace, roundHalfEven } from './numpy_compat';
-import { SchedulerBase } from './base';
+import { arange, linspace, roundHalfEven } from './numpy_compat.js';
+import { SchedulerBase } from './base.js';
 
 /**
  * What DDIM and PNDM share: integer training timesteps with no noise-level (sigma) table, unit initial noise and an

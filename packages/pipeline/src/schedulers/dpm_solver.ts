@@ -1,8 +1,8 @@
-import type { TorchGenerator } from '../rng/torch_generator';
-import { SchedulerBase } from './base';
-import type { SchedulerConfig } from './config';
-import { dpmSchedule } from './sigma_schedule';
-import type { LatentBackend, StepResult } from './types';
+import type { TorchGenerator } from '../rng/torch_generator.js';
+import { SchedulerBase } from './base.js';
+import type { SchedulerConfig } from './config.js';
+import { dpmSchedule } from './sigma_schedule.js';
+import type { LatentBackend, StepResult } from './types.js';
 
 /** α_t and σ_t of the VP process at noise level σ: α = 1/sqrt(σ²+1), σ_t = σ·α, λ = log α - log σ_t. */
 function vp(sigma: number): { alpha: number; sigmaT: number; lambda: number } {

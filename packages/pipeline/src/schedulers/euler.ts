@@ -1,6 +1,6 @@
-import type { TorchGenerator } from '../rng/torch_generator';
-import { SigmaSchedulerBase } from './sigma_base';
-import type { StepResult } from './types';
+import type { TorchGenerator } from '../rng/torch_generator.js';
+import { SigmaSchedulerBase } from './sigma_base.js';
+import type { StepResult } from './types.js';
 
 /**
  * Euler (Karras et al. 2022, Algorithm 2 with s_churn = 0), as diffusers 0.27.2 `EulerDiscreteScheduler`:

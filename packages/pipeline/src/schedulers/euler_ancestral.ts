@@ -1,7 +1,7 @@
 import { ParameterError } from '@sd-webgpu/tensor';
-import type { TorchGenerator } from '../rng/torch_generator';
-import { SigmaSchedulerBase } from './sigma_base';
-import type { StepResult } from './types';
+import type { TorchGenerator } from '../rng/torch_generator.js';
+import { SigmaSchedulerBase } from './sigma_base.js';
+import type { StepResult } from './types.js';
 
 /**
  * Euler-ancestral, as diffusers 0.27.2 `EulerAncestralDiscreteScheduler`: an Euler step down to σ_down

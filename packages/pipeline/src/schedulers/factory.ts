@@ -1,12 +1,12 @@
 import { ParameterError } from '@sd-webgpu/tensor';
-import { type SchedulerConfigInput, resolveSchedulerConfig, sd15SchedulerConfig } from './config';
-import { DdimScheduler } from './ddim';
-import { DpmSolverMultistepScheduler } from './dpm_solver';
-import { EulerScheduler } from './euler';
-import { EulerAncestralScheduler } from './euler_ancestral';
-import { LmsScheduler } from './lms';
-import { PndmScheduler } from './pndm';
-import { type LatentBackend, SCHEDULER_NAMES, type Scheduler, type SchedulerName } from './types';
+import { type SchedulerConfigInput, resolveSchedulerConfig, sd15SchedulerConfig } from './config.js';
+import { DdimScheduler } from './ddim.js';
+import { DpmSolverMultistepScheduler } from './dpm_solver.js';
+import { EulerScheduler } from './euler.js';
+import { EulerAncestralScheduler } from './euler_ancestral.js';
+import { LmsScheduler } from './lms.js';
+import { PndmScheduler } from './pndm.js';
+import { type LatentBackend, SCHEDULER_NAMES, type Scheduler, type SchedulerName } from './types.js';
 
 /**
  * Builds a scheduler by name from a scheduler_config.json-style config (class defaults fill missing fields,

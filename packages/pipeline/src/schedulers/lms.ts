@@ -1,7 +1,7 @@
-import type { TorchGenerator } from '../rng/torch_generator';
-import { integrate } from './quadrature';
-import { SigmaSchedulerBase } from './sigma_base';
-import type { StepResult } from './types';
+import type { TorchGenerator } from '../rng/torch_generator.js';
+import { integrate } from './quadrature.js';
+import { SigmaSchedulerBase } from './sigma_base.js';
+import type { StepResult } from './types.js';
 
 /** diffusers' default `order` argument of `LMSDiscreteScheduler.step`. */
 const LMS_ORDER = 4;

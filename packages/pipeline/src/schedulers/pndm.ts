@@ -1,7 +1,7 @@
 import { ParameterError } from '@sd-webgpu/tensor';
-import type { TorchGenerator } from '../rng/torch_generator';
-import { DiscreteTimeScheduler } from './discrete_base';
-import type { StepResult } from './types';
+import type { TorchGenerator } from '../rng/torch_generator.js';
+import { DiscreteTimeScheduler } from './discrete_base.js';
+import type { StepResult } from './types.js';
 
 /** Adams-Bashforth weights on the stored eps history, newest first (diffusers `step_plms`). */
 const PLMS_WEIGHTS: readonly (readonly number[])[] = [

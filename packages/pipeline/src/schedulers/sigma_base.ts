@@ -1,5 +1,5 @@
-import { SchedulerBase } from './base';
-import { kdiffusionSchedule } from './sigma_schedule';
+import { SchedulerBase } from './base.js';
+import { kdiffusionSchedule } from './sigma_schedule.js';
 
 /**
  * Shared part of the k-diffusion style schedulers (Euler, Euler-ancestral, LMS): the latent lives at scale

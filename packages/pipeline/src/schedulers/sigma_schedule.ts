@@ -1,6 +1,6 @@
-import type { SchedulerConfig } from './config';
-import { arange, interpUnitGrid, linspace, roundHalfEven } from './numpy_compat';
-import { type NoiseSchedule, karrasSigmas, sigmaToT } from './tables';
+import type { SchedulerConfig } from './config.js';
+import { arange, interpUnitGrid, linspace, roundHalfEven } from './numpy_compat.js';
+import { type NoiseSchedule, karrasSigmas, sigmaToT } from './tables.js';
 
 /**
  * Inference timesteps and noise levels of the sigma-based schedulers, as diffusers 0.27.2 `set_timesteps`

@@ -1,4 +1,4 @@
-import type { SchedulerConfig } from './config';
+import type { SchedulerConfig } from './config.js';
 
 /**
  * The training noise schedule shared by every scheduler: betas, ᾱ (alphas_cumprod) and the matching

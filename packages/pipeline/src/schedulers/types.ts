@@ -1,4 +1,4 @@
-import type { TorchGenerator } from '../rng/torch_generator';
+import type { TorchGenerator } from '../rng/torch_generator.js';
 
 /**
  * The latent arithmetic a scheduler needs. Schedulers compute their coefficients on the host in float64 and

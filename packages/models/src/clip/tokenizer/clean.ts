@@ -13,8 +13,8 @@
  * Lowercasing: JS `toLowerCase` and Python `str.lower` both apply the full Unicode mapping without locale
  * ('İ' -> 'i̇', final sigma); they were checked equal on every code point assigned in Unicode 14.
  */
-import { fixText } from './ftfy';
-import { pyHtmlUnescape } from './html_unescape';
+import { fixText } from './ftfy.js';
+import { pyHtmlUnescape } from './html_unescape.js';
 
 /** White_Space, the `\s` of the `regex` module in Unicode mode. */
 const REGEX_MODULE_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';

@@ -4,10 +4,10 @@
  * `[BOS] + ids[:75] + [EOS] + [EOS] * padding` (SD 1.x pads with <|endoftext|>).
  */
 import { ParameterError } from '@sd-webgpu/tensor';
-import { BoundedCache, bpeSymbols, bytesToUnicode } from './bpe';
-import { cleanText, splitWords } from './clean';
-import { TokenizerFormatError, TokenizerVocabError } from './errors';
-import { BOS_TOKEN, EOS_TOKEN, type Vocab, vocabFromBpeGz, vocabFromVocabMerges } from './vocab';
+import { BoundedCache, bpeSymbols, bytesToUnicode } from './bpe.js';
+import { cleanText, splitWords } from './clean.js';
+import { TokenizerFormatError, TokenizerVocabError } from './errors.js';
+import { BOS_TOKEN, EOS_TOKEN, type Vocab, vocabFromBpeGz, vocabFromVocabMerges } from './vocab.js';
 
 export interface TokenizeOptions {
   /** Length of the id sequence, BOS and EOS included (CLIP's context length, 77 for SD 1.x). */

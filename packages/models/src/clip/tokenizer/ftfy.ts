@@ -10,8 +10,8 @@
  * Known differences from Python: character properties (\p{L}, NFKC of width forms, NFC) come from the JS engine's
  * Unicode version, not CPython's; they only differ for characters assigned in recent Unicode versions.
  */
-import { fixC1Controls, fixEncoding } from './ftfy_encoding';
-import { ftfyUnescapeHtml } from './html_unescape';
+import { fixC1Controls, fixEncoding } from './ftfy_encoding.js';
+import { ftfyUnescapeHtml } from './html_unescape.js';
 
 /** `chardata.LIGATURES`: Latin ligatures and legacy digraphs ftfy always splits. */
 const LIGATURES: Record<string, string> = {

@@ -4,7 +4,7 @@
  * the clue character classes of `ftfy.chardata.UTF8_CLUES`, derived from the code pages as ftfy's generator did.
  */
 import { ParameterError } from '@sd-webgpu/tensor';
-import { CHARMAP_TABLES, type CharmapTable } from './charmaps_data';
+import { CHARMAP_TABLES, type CharmapTable } from './charmaps_data.js';
 
 export interface Charmap {
   readonly name: string;

@@ -3,7 +3,7 @@
  * re-encoded in each single-byte code page it fits and decoded as UTF-8; failing that, UTF-8-looking runs are fixed
  * in isolation, and leftover C1 controls become their Windows-1252 characters. "cafÃ©" -> "café".
  */
-import { isBad } from './ftfy_badness';
+import { isBad } from './ftfy_badness.js';
 import {
   CHARMAPS,
   UTF8_DETECTOR_RE,
@@ -14,7 +14,7 @@ import {
   decodeUtf8Strict,
   decodeUtf8Variants,
   encodeCharmap,
-} from './ftfy_codecs';
+} from './ftfy_codecs.js';
 
 /** `chardata.ALTERED_UTF8_RE`: UTF-8 that would be valid if a space were byte A0 again. */
 const ALTERED_UTF8_RE =

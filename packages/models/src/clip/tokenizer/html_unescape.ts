@@ -6,7 +6,7 @@
  *   all-caps spellings of lowercase entity names (`&EACUTE;` -> 'É').
  * The entity tables are built on first use, so prompts without '&' never pay for them.
  */
-import { HTML5_ENTITIES_PACKED, INVALID_CHARREFS_PACKED, INVALID_CODEPOINTS_PACKED } from './html_entities_data';
+import { HTML5_ENTITIES_PACKED, INVALID_CHARREFS_PACKED, INVALID_CODEPOINTS_PACKED } from './html_entities_data.js';
 
 interface Tables {
   /** `html.entities.html5`: name (as CPython keys it, with or without ';') -> replacement text. */

@@ -2,8 +2,8 @@
  * Loading the vocabulary that ships with the package: `packages/models/assets/bpe_simple_vocab_16e6.txt.gz`
  * (OpenAI's file, byte for byte).
  */
-import { ClipTokenizer } from './clip_tokenizer';
-import { TokenizerLoadError } from './errors';
+import { ClipTokenizer } from './clip_tokenizer.js';
+import { TokenizerLoadError } from './errors.js';
 
 /**
  * The shipped vocabulary, resolved relative to this module. From the source file

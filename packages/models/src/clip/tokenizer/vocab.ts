@@ -5,8 +5,8 @@
  *   `simple_tokenizer.SimpleTokenizer.__init__` does: the 256 byte symbols, the same with '</w>', the first
  *   48894 merges joined, then '<|startoftext|>' and '<|endoftext|>' (49408 entries).
  */
-import { bytesToUnicode } from './bpe';
-import { TokenizerFormatError, TokenizerLoadError } from './errors';
+import { bytesToUnicode } from './bpe.js';
+import { TokenizerFormatError, TokenizerLoadError } from './errors.js';
 
 export const BOS_TOKEN = '<|startoftext|>';
 export const EOS_TOKEN = '<|endoftext|>';
