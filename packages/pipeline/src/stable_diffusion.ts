@@ -1,15 +1,16 @@
 import { Device, type Tensor } from '@sd-webgpu/tensor';
-import { concat, mul, linearCombination, scale, slice } from '@sd-webgpu/kernels';
+import { concat, mul, linearCombination, scale } from '@sd-webgpu/kernels';
 import {
   AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
   type ConfigOverrides, UNet2DConditionModel, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
 } from '@sd-webgpu/models';
+import { type DenoiseOptions, denoise, throwIfAborted } from './denoise.js';
 import { GpuLatentBackend } from './gpu_backend.js';
 import { resizeRgba } from './image/resize.js';
 import { checkRgbaImage } from './image/rgba.js';
 import { rgbaToTensorData, tensorToRgba } from './image/tensor.js';
 import {
-  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, resolveOptions, resolveStrength,
+  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, type RgbaImage, resolveOptions, resolveStrength,
 } from './options.js';
 import { TorchGenerator } from './rng/index.js';
 import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers/index.js';
@@ -23,14 +24,6 @@ export interface LoadOptions {
   configs?: ConfigOverrides;
   /** A tokenizer to use instead of the checkpoint's (or the bundled CLIP vocabulary). */
   tokenizer?: ClipTokenizer;
-}
-
-/** Thrown when an AbortSignal stops a generation between steps. */
-export class GenerationAbortedError extends Error {
-  override readonly name = 'AbortError';
-  constructor() {
-    super('generation aborted');
-  }
 }
 
 /** A loaded Stable Diffusion 1.x model: tokenizer, CLIP text encoder, UNet, VAE, scheduler config. */
@@ -108,15 +101,12 @@ export class StableDiffusion {
   /** Text to image. */
   async txt2img(options: GenerateOptions): Promise<GeneratedImage[]> {
     const o = resolveOptions(options, this.#defaultSize());
+    throwIfAborted(o.signal);
     const gen = new TorchGenerator(o.seed);
     const sched = this.#scheduler(o);
     sched.setTimesteps(o.steps);
-    const [h, w] = [o.height / 8, o.width / 8];
-    const shape = [o.numImages, this.configs.unet.inChannels, h, w];
-    const noise = this.device.tensor(gen.randn(shape), shape, this.dtype);
-    const latents = scale(noise, sched.initNoiseSigma);
-    noise.dispose();
-    return this.#run(o, sched, gen, latents, sched.timesteps);
+    const latents = this.#initialNoise(o, gen, sched.initNoiseSigma);
+    return this.#generate(o, sched, gen, latents, sched.timesteps);
   }
 
   /** Image to image: encodes `image`, noises it to the strength's start step, denoises the remaining steps. */
@@ -125,28 +115,57 @@ export class StableDiffusion {
     checkRgbaImage('StableDiffusion.img2img', img);
     const o = resolveOptions(options, { width: img.width - (img.width % 8), height: img.height - (img.height % 8) });
     const strength = resolveStrength(options.strength, o.steps);
+    throwIfAborted(o.signal);
     const input = img.width === o.width && img.height === o.height ? img : resizeRgba(img, o.width, o.height);
     const gen = new TorchGenerator(o.seed);
     const sched = this.#scheduler(o);
     const { timesteps } = sched.img2imgTimesteps(o.steps, strength);
-    const dev = this.device;
-    // 1. encode; the posterior sample is drawn from the generator first, then the add_noise noise (diffusers order)
-    const pixels = dev.tensor(rgbaToTensorData(input), [1, 3, o.height, o.width], this.dtype);
-    const { mean, std, logvar } = this.vae.encode(pixels);
-    pixels.dispose();
-    logvar.dispose();
-    const sf = this.configs.vae.scalingFactor;
-    const e1 = dev.tensor(gen.randn(mean.shape), mean.shape, this.dtype);
-    const spread = mul(std, e1);
-    const init1 = linearCombination([[mean, sf], [spread, sf]]);
-    for (const t of [mean, std, e1, spread]) t.dispose();
-    const init = o.numImages > 1 ? concat(Array(o.numImages).fill(init1), 0) : init1;
-    if (init !== init1) init1.dispose();
-    const e2 = dev.tensor(gen.randn(init.shape), init.shape, this.dtype);
-    const latents = sched.addNoise(init, e2, timesteps[0]!);
+    // the posterior sample is drawn from the generator first, then the add_noise noise (diffusers order)
+    const init = this.#repeat(this.encodeImage(input, gen), o.numImages);
+    const noise = this.device.tensor(gen.randn(init.shape), init.shape, this.dtype);
+    const latents = sched.addNoise(init, noise, timesteps[0]!);
     init.dispose();
-    e2.dispose();
-    return this.#run({ ...o, strength }, sched, gen, latents, timesteps);
+    noise.dispose();
+    return this.#generate({ ...o, strength }, sched, gen, latents, timesteps);
+  }
+
+  /**
+   * Prompt embeddings `[rows, 77, hidden]` for `n` images: the n unconditional (negative prompt) rows first when
+   * guiding, then the n prompt rows — the layout `denoise` expects. Owned by the caller.
+   */
+  encodePrompt(prompt: string, negativePrompt: string, n: number, guide: boolean): Tensor {
+    const rows = [...(guide ? Array(n).fill(negativePrompt) : []), ...Array(n).fill(prompt)] as string[];
+    const len = this.configs.textEncoder.maxPositionEmbeddings;
+    const ids = new Int32Array(rows.length * len);
+    rows.forEach((p, i) => ids.set(this.tokenizer.tokenize(p, { maxLength: len }).ids, i * len));
+    const idsT = this.device.tensor(ids, [rows.length, len], 'i32');
+    try {
+      return this.textEncoder.forward(idsT);
+    } finally {
+      idsT.dispose();
+    }
+  }
+
+  /** VAE-encodes an RGBA image (its size a multiple of 8) to scaled latents `[1, C, h/8, w/8]`, sampling with `gen`. */
+  encodeImage(img: RgbaImage, gen: TorchGenerator): Tensor {
+    const dev = this.device;
+    const sf = this.configs.vae.scalingFactor;
+    return dev.scope(() => {
+      const pixels = dev.tensor(rgbaToTensorData(img), [1, 3, img.height, img.width], this.dtype);
+      const { mean, std } = this.vae.encode(pixels);
+      const e = dev.tensor(gen.randn(mean.shape), mean.shape, this.dtype);
+      return linearCombination([[mean, sf], [mul(std, e), sf]]);
+    });
+  }
+
+  /** Decodes scaled latents `[n, C, h, w]` to RGBA float data `[n, 3, 8h, 8w]` in [-1, 1] (host copy). */
+  async decodeLatents(latents: Tensor): Promise<Float32Array> {
+    const decoded = this.device.scope(() => this.vae.decode(scale(latents, 1 / this.configs.vae.scalingFactor)));
+    try {
+      return await decoded.float32();
+    } finally {
+      decoded.dispose();
+    }
   }
 
   dispose(): void {
@@ -164,67 +183,48 @@ export class StableDiffusion {
     return createScheduler(o.scheduler, new GpuLatentBackend(this.device), cfg);
   }
 
-  /** Prompt embeddings `[rows, 77, hidden]`: the unconditional rows first (when guiding), then the prompt rows. */
-  #encodePrompt(o: ResolvedOptions, cfg: boolean): Tensor {
-    const n = o.numImages;
-    const rows = [...(cfg ? Array(n).fill(o.negativePrompt) : []), ...Array(n).fill(o.prompt)] as string[];
-    const len = this.configs.textEncoder.maxPositionEmbeddings;
-    const ids = new Int32Array(rows.length * len);
-    rows.forEach((p, i) => ids.set(this.tokenizer.tokenize(p, { maxLength: len }).ids, i * len));
-    const idsT = this.device.tensor(ids, [rows.length, len], 'i32');
-    const emb = this.textEncoder.forward(idsT);
-    idsT.dispose();
-    return emb;
+  /** Unit noise `[n, latentChannels, h/8, w/8]` (the VAE's latent channels, not the UNet's input channels) × sigma. */
+  #initialNoise(o: ResolvedOptions, gen: TorchGenerator, sigma: number): Tensor {
+    const shape = [o.numImages, this.configs.vae.latentChannels, o.height / 8, o.width / 8];
+    const noise = this.device.tensor(gen.randn(shape), shape, this.dtype);
+    try {
+      return scale(noise, sigma);
+    } finally {
+      noise.dispose();
+    }
   }
 
-  async #run(o: ResolvedOptions, sched: Scheduler<Tensor>, gen: TorchGenerator, start: Tensor, timesteps: readonly number[]): Promise<GeneratedImage[]> {
-    const dev = this.device;
-    const guide = o.guidanceScale > 1;
-    const n = o.numImages;
-    let latents = start;
-    let context: Tensor | null = null;
+  /** `x` repeated n times along the batch (x itself when n = 1; otherwise x is disposed). */
+  #repeat(x: Tensor, n: number): Tensor {
+    if (n === 1) return x;
     try {
-      context = this.#encodePrompt(o, guide);
-      const ctx = context;
-      for (let i = 0; i < timesteps.length; i++) {
-        if (o.signal?.aborted) throw new GenerationAbortedError();
-        const t = timesteps[i]!;
-        const x = latents;
-        // Transient tensors of the step belong to the scope (freed even if the UNet throws); scheduler values are
-        // owned explicitly (GpuLatentBackend keeps them out of scopes).
-        const next = dev.scope(() => {
-          const input = guide ? concat([x, x], 0) : x;
-          const scaled = sched.scaleModelInput(input, t);
-          let eps: Tensor;
-          try {
-            eps = this.unet.forward(scaled, t, ctx);
-          } finally {
-            scaled.dispose();
-          }
-          const guided = guide
-            ? linearCombination([[slice(eps, 0, 0, n), 1 - o.guidanceScale], [slice(eps, 0, n, 2 * n), o.guidanceScale]])
-            : eps;
-          const { prevSample, predOriginalSample } = sched.step(guided, t, x, gen);
-          predOriginalSample?.dispose();
-          return prevSample;
-        });
-        latents.dispose();
-        latents = next;
-        dev.flush();
-        if (o.onProgress) {
-          await dev.gpu.queue.onSubmittedWorkDone();
-          o.onProgress({ step: i + 1, totalSteps: timesteps.length, timestep: t });
-        }
-      }
+      return concat(Array(n).fill(x), 0);
+    } finally {
+      x.dispose();
+    }
+  }
+
+  /** Encode the prompt, run the shared loop from `start` (owned), decode. */
+  async #generate(
+    o: ResolvedOptions, sched: Scheduler<Tensor>, gen: TorchGenerator, start: Tensor, timesteps: readonly number[],
+    hooks: Pick<DenoiseOptions, 'modelInput' | 'afterStep'> = {},
+  ): Promise<GeneratedImage[]> {
+    const n = o.numImages;
+    let context: Tensor | null = null;
+    let latents: Tensor | null = start;
+    try {
+      throwIfAborted(o.signal);
+      context = this.encodePrompt(o.prompt, o.negativePrompt, n, o.guidanceScale > 1);
+      const run = latents;
+      latents = null; // denoise owns it now
+      latents = await denoise({
+        device: this.device, unet: this.unet, scheduler: sched, generator: gen, latents: run, timesteps, context,
+        guidanceScale: o.guidanceScale, onProgress: o.onProgress, signal: o.signal, ...hooks,
+      });
+      context.dispose();
+      context = null;
       const finalLatents = o.returnLatents ? await latents.float32() : null;
-      const z = latents;
-      const decoded = dev.scope(() => this.vae.decode(scale(z, 1 / this.configs.vae.scalingFactor)));
-      let data: Float32Array;
-      try {
-        data = await decoded.float32();
-      } finally {
-        decoded.dispose();
-      }
+      const data = await this.decodeLatents(latents);
       const params = {
         prompt: o.prompt, negativePrompt: o.negativePrompt, steps: o.steps, guidanceScale: o.guidanceScale, seed: o.seed,
         scheduler: o.scheduler, width: o.width, height: o.height, ...(o.strength !== undefined ? { strength: o.strength } : {}),
@@ -236,7 +236,7 @@ export class StableDiffusion {
       }));
     } finally {
       context?.dispose();
-      if (!latents.disposed) latents.dispose();
+      if (latents && !latents.disposed) latents.dispose();
       sched.reset();
     }
   }

@@ -1,0 +1,118 @@
+import type { Device, Tensor } from '@sd-webgpu/tensor';
+import { concat, linearCombination, slice } from '@sd-webgpu/kernels';
+import type { ProgressCallback } from './options.js';
+import type { TorchGenerator } from './rng/index.js';
+import type { Scheduler } from './schedulers/index.js';
+
+/** Thrown when an AbortSignal stops a generation between steps. */
+export class GenerationAbortedError extends Error {
+  override readonly name = 'AbortError';
+  constructor() {
+    super('generation aborted');
+  }
+}
+
+/** What the loop calls the noise predictor with: any UNet-shaped model (`[rows, C, h, w]`, t, context → `[rows, 4, h, w]`). */
+export interface NoisePredictor {
+  forward(sample: Tensor, timestep: number, context: Tensor): Tensor;
+}
+
+/** Where the loop is, for hooks. */
+export interface StepInfo {
+  /** 0-based step index into `timesteps`. */
+  index: number;
+  timestep: number;
+  totalSteps: number;
+}
+
+export interface DenoiseOptions {
+  device: Device;
+  unet: NoisePredictor;
+  scheduler: Scheduler<Tensor>;
+  generator: TorchGenerator;
+  /** The starting latents `[n, C, h, w]` (already scaled by the scheduler's init noise sigma). Owned by the loop: disposed. */
+  latents: Tensor;
+  timesteps: readonly number[];
+  /** Prompt embeddings `[rows, 77, hidden]`: with guidance the n unconditional rows first, then the n prompt rows. Borrowed. */
+  context: Tensor;
+  /** Classifier-free guidance scale; > 1 runs the unconditional and the prompt rows in one batch. */
+  guidanceScale: number;
+  /**
+   * The model input hook: receives the scheduler-scaled latents (`[rows, C, h, w]`, CFG rows included) and returns the
+   * UNet input. An inpainting UNet appends its mask and masked-image latents here. Runs inside the step's scope:
+   * tensors it creates are freed after the step.
+   */
+  modelInput?: (scaled: Tensor, step: StepInfo) => Tensor;
+  /**
+   * Runs after the scheduler step with the new latents (owned by the hook: return them or a replacement and dispose
+   * what you replaced). A 4-channel inpainting run blends the noised original back in here.
+   */
+  afterStep?: (latents: Tensor, step: StepInfo) => Tensor;
+  /** Called after a step's GPU work finished with the current latents (borrowed: copy what you keep), e.g. for previews. */
+  onLatents?: (latents: Tensor, step: StepInfo) => void | Promise<void>;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/** Throws GenerationAbortedError when the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new GenerationAbortedError();
+}
+
+/**
+ * The denoising loop every generation mode shares: CFG batching, model-input hook, scheduler step, post-step hook,
+ * progress and abort. Between steps it waits for the queue, so the event loop runs (an abort or a UI update lands
+ * between steps) whether or not anyone listens to progress; an already-aborted signal stops it before any GPU work.
+ * Returns the final latents (owned by the caller). The scheduler's multistep state is reset afterwards.
+ */
+export async function denoise(o: DenoiseOptions): Promise<Tensor> {
+  const dev = o.device;
+  const guide = o.guidanceScale > 1;
+  const n = o.latents.shape[0]!;
+  let latents = o.latents;
+  try {
+    throwIfAborted(o.signal);
+    for (let i = 0; i < o.timesteps.length; i++) {
+      const t = o.timesteps[i]!;
+      const step: StepInfo = { index: i, timestep: t, totalSteps: o.timesteps.length };
+      const x = latents;
+      // Transient tensors of the step belong to the scope (freed even if the UNet throws); scheduler values are
+      // owned explicitly (GpuLatentBackend keeps them out of scopes).
+      const next = dev.scope(() => {
+        const input = guide ? concat([x, x], 0) : x;
+        const scaled = o.scheduler.scaleModelInput(input, t);
+        let eps: Tensor;
+        try {
+          eps = o.unet.forward(o.modelInput ? o.modelInput(scaled, step) : scaled, t, o.context);
+        } finally {
+          scaled.dispose();
+        }
+        const guided = guide
+          ? linearCombination([[slice(eps, 0, 0, n), 1 - o.guidanceScale], [slice(eps, 0, n, 2 * n), o.guidanceScale]])
+          : eps;
+        const { prevSample, predOriginalSample } = o.scheduler.step(guided, t, x, o.generator);
+        predOriginalSample?.dispose();
+        return prevSample;
+      });
+      latents.dispose();
+      latents = next;
+      if (o.afterStep) {
+        const cur = latents;
+        latents = dev.keep(dev.scope(() => o.afterStep!(cur, step)));
+        if (latents !== cur && !cur.disposed) cur.dispose();
+      }
+      dev.flush();
+      await dev.gpu.queue.onSubmittedWorkDone();
+      throwIfAborted(o.signal);
+      await o.onLatents?.(latents, step);
+      o.onProgress?.({ step: i + 1, totalSteps: o.timesteps.length, timestep: t });
+      throwIfAborted(o.signal);
+    }
+    const out = latents;
+    latents = null as unknown as Tensor;
+    return out;
+  } finally {
+    if (latents && !latents.disposed) latents.dispose();
+    o.scheduler.reset();
+  }
+}
