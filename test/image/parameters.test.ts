@@ -31,7 +31,7 @@ describe('formatParameters', () => {
   });
 
   it('uses the A1111 sampler names', () => {
-    const want = { ddim: 'DDIM', pndm: 'PLMS', euler: 'Euler', euler_a: 'Euler a', dpmpp_2m: 'DPM++ 2M', dpmpp_2m_karras: 'DPM++ 2M Karras', lms: 'LMS' };
+    const want = { ddim: 'DDIM', pndm: 'PLMS', euler: 'Euler', euler_a: 'Euler a', dpmpp_2m: 'DPM++ 2M', dpmpp_2m_karras: 'DPM++ 2M Karras', lms: 'LMS', lcm: 'LCM' };
     expect(SAMPLER_DISPLAY_NAMES).toEqual(want);
     for (const s of SCHEDULER_NAMES) expect(formatParameters({ ...base, scheduler: s })).toContain(`Sampler: ${want[s]}, `);
     expect(() => formatParameters({ ...base, scheduler: 'heun' as never })).toThrow(/scheduler' must be one of ddim/);

@@ -36,7 +36,8 @@ describe('scheduler config', () => {
 
   it('rejects unsupported values with an error naming the field', () => {
     const cases: [SchedulerName, Record<string, unknown>, string][] = [
-      ['euler', { prediction_type: 'v_prediction' }, 'prediction_type'],
+      ['euler', { prediction_type: 'sample' }, 'prediction_type'],
+      ['pndm', { skip_prk_steps: true, prediction_type: 'v_prediction' }, 'prediction_type'],
       ['ddim', { ...sd15SchedulerConfig, beta_schedule: 'cosine' }, 'beta_schedule'],
       ['ddim', { beta_schedule: 'scaled_linear' }, 'clip_sample'], // DDIM's class default is clip_sample=True
       ['pndm', { ...sd15SchedulerConfig, skip_prk_steps: false }, 'skip_prk_steps'],

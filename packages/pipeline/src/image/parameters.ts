@@ -22,6 +22,7 @@ export const SAMPLER_DISPLAY_NAMES: Readonly<Record<SchedulerName, string>> = {
   dpmpp_2m: 'DPM++ 2M',
   dpmpp_2m_karras: 'DPM++ 2M Karras',
   lms: 'LMS',
+  lcm: 'LCM',
 };
 
 const NEGATIVE_PREFIX = 'Negative prompt:';

@@ -1,4 +1,5 @@
 import { SdError } from '@sd-webgpu/tensor';
+import type { PredictionType } from './prediction.js';
 import type { SchedulerName } from './types.js';
 
 /** A scheduler config value this implementation does not support (or that has the wrong type). */
@@ -26,8 +27,8 @@ export interface SchedulerConfig {
   beta_schedule: BetaSchedule;
   /** Explicit betas (length num_train_timesteps) instead of beta_start/beta_end/beta_schedule. */
   trained_betas: readonly number[] | null;
-  /** Only 'epsilon' is implemented (SD 1.x). */
-  prediction_type: 'epsilon';
+  /** What the UNet predicts: noise (SD 1.x, SD 2.x base) or v (SD 2.x 768-v models); PNDM supports epsilon only. */
+  prediction_type: PredictionType;
   /** DDIM/PNDM: use ᾱ = 1 instead of ᾱ[0] past the last step. */
   set_alpha_to_one: boolean;
   steps_offset: number;
@@ -46,6 +47,10 @@ export interface SchedulerConfig {
   euler_at_final: boolean;
   /** DPM-Solver++: the noise level after the last step. */
   final_sigmas_type: 'zero' | 'sigma_min';
+  /** LCM: the distillation schedule's step count (timesteps are drawn from its 1000/n grid). */
+  original_inference_steps: number;
+  /** LCM: t is multiplied by this in the consistency-model boundary scalings c_skip / c_out. */
+  timestep_scaling: number;
 }
 
 /** A raw config (e.g. a parsed scheduler_config.json): any subset of the fields, unknown keys ignored. */
@@ -65,7 +70,7 @@ export const sd15SchedulerConfig: SchedulerConfigInput = Object.freeze({
   prediction_type: 'epsilon',
 });
 
-type Family = 'ddim' | 'pndm' | 'euler' | 'euler_a' | 'dpm' | 'lms';
+type Family = 'ddim' | 'pndm' | 'euler' | 'euler_a' | 'dpm' | 'lms' | 'lcm';
 
 const familyOf = (name: SchedulerName): Family =>
   name === 'dpmpp_2m' || name === 'dpmpp_2m_karras' ? 'dpm' : name;
@@ -89,9 +94,12 @@ function classDefaults(family: Family): SchedulerConfig {
     lower_order_final: true,
     euler_at_final: false,
     final_sigmas_type: 'zero',
+    original_inference_steps: 50,
+    timestep_scaling: 10,
   };
   if (family === 'ddim' || family === 'pndm') d.timestep_spacing = 'leading';
   if (family === 'pndm') d.set_alpha_to_one = false;
+  if (family === 'lcm') Object.assign(d, { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', clip_sample: false, timestep_spacing: 'leading' });
   return d;
 }
 
@@ -147,7 +155,7 @@ export function resolveSchedulerConfig(name: SchedulerName, input: SchedulerConf
   take('beta_end', isPosNumber, 'a positive number');
   take('beta_schedule', oneOf('linear', 'scaled_linear', 'squaredcos_cap_v2'), "'linear', 'scaled_linear' or 'squaredcos_cap_v2'");
   take('trained_betas', (v) => v === null || (Array.isArray(v) && v.every((b) => typeof b === 'number' && b >= 0 && b < 1)), 'null or an array of betas in [0, 1)');
-  take('prediction_type', oneOf('epsilon'), "'epsilon' (v_prediction and sample are not implemented)");
+  take('prediction_type', oneOf('epsilon', 'v_prediction'), "'epsilon' or 'v_prediction' ('sample' is not implemented)");
   take('set_alpha_to_one', isBool, 'a boolean');
   take('steps_offset', isNonNegInt, 'a non-negative integer');
   take('skip_prk_steps', isBool, 'a boolean');
@@ -158,6 +166,8 @@ export function resolveSchedulerConfig(name: SchedulerName, input: SchedulerConf
   take('lower_order_final', isBool, 'a boolean');
   take('euler_at_final', isBool, 'a boolean');
   take('final_sigmas_type', oneOf('zero', 'sigma_min'), "'zero' or 'sigma_min'");
+  take('original_inference_steps', isPosInt, 'a positive integer');
+  take('timestep_scaling', isPosNumber, 'a positive number');
 
   for (const [field, ok] of Object.entries(ONLY_DEFAULT)) {
     if (field in input && input[field] !== undefined && !ok(input[field])) {
@@ -172,6 +182,12 @@ export function resolveSchedulerConfig(name: SchedulerName, input: SchedulerConf
   }
   if (family === 'pndm' && !cfg.skip_prk_steps) {
     fail('skip_prk_steps', 'false is not supported (only PLMS, as SD 1.x configures; the PRK warm-up is not implemented)');
+  }
+  if (family === 'pndm' && cfg.prediction_type !== 'epsilon') {
+    fail('prediction_type', `'${cfg.prediction_type}' is not supported by PNDM here (use ddim, euler, euler_a, lms, dpmpp_2m or lcm)`);
+  }
+  if (family === 'lcm' && cfg.original_inference_steps > cfg.num_train_timesteps) {
+    fail('original_inference_steps', `${cfg.original_inference_steps} exceeds num_train_timesteps ${cfg.num_train_timesteps}`);
   }
   if (name === 'dpmpp_2m_karras') cfg.use_karras_sigmas = true;
   if (name === 'euler_a' && cfg.use_karras_sigmas) {

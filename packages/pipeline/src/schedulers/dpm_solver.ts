@@ -1,6 +1,7 @@
 import type { TorchGenerator } from '../rng/torch_generator.js';
 import { SchedulerBase } from './base.js';
 import type { SchedulerConfig } from './config.js';
+import { x0FromVp } from './prediction.js';
 import { dpmSchedule } from './sigma_schedule.js';
 import type { LatentBackend, StepResult } from './types.js';
 
@@ -16,7 +17,7 @@ function vp(sigma: number): { alpha: number; sigmaT: number; lambda: number } {
  * `algorithm_type "dpmsolver++"`; `solver_order` 2 gives "DPM++ 2M", `use_karras_sigmas` "DPM++ 2M Karras".
  * The latent is in VP form (init noise sigma 1, identity model input). Per step, with h = λ_next - λ_i:
  *
- *   m_i = (x - σ_t·eps)/α_t                                   (x0 prediction, kept for the next step)
+ *   m_i = (x - σ_t·eps)/α_t  (v prediction: α_t·x − σ_t·v)    (x0 prediction, kept for the next step)
  *   1st order:  x' = (σ_t'/σ_t)·x - α_t'(e^{-h} - 1)·m_i
  *   2nd order:  x' = (σ_t'/σ_t)·x - α_t'(e^{-h} - 1)·(m_i + (m_i - m_{i-1})/(2 r)),  r = h_prev / h
  *
@@ -68,9 +69,10 @@ export class DpmSolverMultistepScheduler<T> extends SchedulerBase<T> {
     const s0 = vp(this.sigmaList[i]);
     const next = vp(this.sigmaList[i + 1]);
     const b = this.backend;
+    const [cx, cm] = x0FromVp(cfg.prediction_type, s0.alpha, s0.sigmaT);
     const m0 = b.combine([
-      [x, 1 / s0.alpha],
-      [eps, -s0.sigmaT / s0.alpha],
+      [x, cx],
+      [eps, cm],
     ]);
 
     // σ_next = 0 (final step): λ = +inf, e^{-h} = 0 and σ_t'/σ_t = 0, so x' = m0 exactly.

@@ -21,10 +21,7 @@ export class EulerScheduler<T> extends SigmaSchedulerBase<T> {
   step(eps: T, t: number, x: T, _gen?: TorchGenerator): StepResult<T> {
     const { sigma, sigmaNext } = this.sigmaAt(t);
     const b = this.backend;
-    const predOriginalSample = b.combine([
-      [x, 1],
-      [eps, -sigma],
-    ]);
+    const predOriginalSample = b.combine(this.x0Terms(x, eps, sigma));
     // x + dt·(x - x0)/σ, evaluated from the rounded x0 as torch does
     const r = (sigmaNext - sigma) / sigma;
     const prevSample = b.combine([

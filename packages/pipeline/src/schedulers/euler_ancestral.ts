@@ -23,10 +23,7 @@ export class EulerAncestralScheduler<T> extends SigmaSchedulerBase<T> {
     const sigmaUp = Math.sqrt((sigmaNext * sigmaNext * (sigma * sigma - sigmaNext * sigmaNext)) / (sigma * sigma));
     const sigmaDown = Math.sqrt(sigmaNext * sigmaNext - sigmaUp * sigmaUp);
     const b = this.backend;
-    const predOriginalSample = b.combine([
-      [x, 1],
-      [eps, -sigma],
-    ]);
+    const predOriginalSample = b.combine(this.x0Terms(x, eps, sigma));
     const r = (sigmaDown - sigma) / sigma;
     const noise = b.randnLike(x, gen);
     const prevSample = b.combine([

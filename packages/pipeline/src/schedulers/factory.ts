@@ -4,6 +4,7 @@ import { DdimScheduler } from './ddim.js';
 import { DpmSolverMultistepScheduler } from './dpm_solver.js';
 import { EulerScheduler } from './euler.js';
 import { EulerAncestralScheduler } from './euler_ancestral.js';
+import { LcmScheduler } from './lcm.js';
 import { LmsScheduler } from './lms.js';
 import { PndmScheduler } from './pndm.js';
 import { type LatentBackend, SCHEDULER_NAMES, type Scheduler, type SchedulerName } from './types.js';
@@ -36,5 +37,7 @@ export function createScheduler<T>(
       return new DpmSolverMultistepScheduler(cfg, backend);
     case 'lms':
       return new LmsScheduler(cfg, backend);
+    case 'lcm':
+      return new LcmScheduler(cfg, backend);
   }
 }

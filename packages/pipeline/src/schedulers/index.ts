@@ -19,4 +19,6 @@ export { EulerScheduler } from './euler.js';
 export { EulerAncestralScheduler } from './euler_ancestral.js';
 export { DpmSolverMultistepScheduler } from './dpm_solver.js';
 export { LmsScheduler } from './lms.js';
+export { LcmScheduler } from './lcm.js';
+export { type PredictionType, x0FromAlphaBar, x0FromSigma, x0FromVp } from './prediction.js';
 export { integrate, type QuadOptions } from './quadrature.js';

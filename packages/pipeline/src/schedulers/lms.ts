@@ -42,10 +42,7 @@ export class LmsScheduler<T> extends SigmaSchedulerBase<T> {
   step(eps: T, t: number, x: T, _gen?: TorchGenerator): StepResult<T> {
     const { index, sigma } = this.sigmaAt(t);
     const b = this.backend;
-    const predOriginalSample = b.combine([
-      [x, 1],
-      [eps, -sigma],
-    ]);
+    const predOriginalSample = b.combine(this.x0Terms(x, eps, sigma));
     // d = (x - x0)/σ from the rounded x0, as torch evaluates it
     this.derivatives.push(
       b.combine([

@@ -1,4 +1,5 @@
 import { SchedulerBase } from './base.js';
+import { x0FromSigma } from './prediction.js';
 import { kdiffusionSchedule } from './sigma_schedule.js';
 
 /**
@@ -40,6 +41,15 @@ export abstract class SigmaSchedulerBase<T> extends SchedulerBase<T> {
       [x0, 1],
       [noise, this.sigmaList[index]],
     ]);
+  }
+
+  /** The x0 estimate's terms at σ (epsilon: x − σ·eps; v: x/(σ²+1) − σ/√(σ²+1)·v). */
+  protected x0Terms(x: T, out: T, sigma: number): [T, number][] {
+    const [cx, cm] = x0FromSigma(this.config.prediction_type, sigma);
+    return [
+      [x, cx],
+      [out, cm],
+    ];
   }
 
   /** Current step index and σ there, for step(); advances nothing. */

@@ -16,7 +16,7 @@ export interface LatentBackend<T> {
   dispose(x: T): void;
 }
 
-export type SchedulerName = 'ddim' | 'pndm' | 'euler' | 'euler_a' | 'dpmpp_2m' | 'dpmpp_2m_karras' | 'lms';
+export type SchedulerName = 'ddim' | 'pndm' | 'euler' | 'euler_a' | 'dpmpp_2m' | 'dpmpp_2m_karras' | 'lms' | 'lcm';
 
 export const SCHEDULER_NAMES: readonly SchedulerName[] = [
   'ddim',
@@ -26,6 +26,7 @@ export const SCHEDULER_NAMES: readonly SchedulerName[] = [
   'dpmpp_2m',
   'dpmpp_2m_karras',
   'lms',
+  'lcm',
 ];
 
 /**
