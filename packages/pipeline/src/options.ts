@@ -23,6 +23,8 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Also return the final latents (before VAE decoding) with each image, for inspection and tests. */
   returnLatents?: boolean;
+  /** A1111 "Clip skip": 1 (default) uses the text encoder's last layer, 2 the penultimate, … (final layer norm applied). */
+  clipSkip?: number;
 }
 
 /** An RGBA image, 4 bytes per pixel, row-major. */
@@ -67,6 +69,7 @@ export interface ResolvedOptions extends GenerationParams {
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
   returnLatents: boolean;
+  clipSkip: number;
 }
 
 const where = 'StableDiffusion';
@@ -125,6 +128,7 @@ export function resolveOptions(o: GenerateOptions, defaults: { width: number; he
     onProgress: o.onProgress,
     signal: o.signal,
     returnLatents: o.returnLatents === true,
+    clipSkip: int('clipSkip', o.clipSkip ?? 1, 1, 12),
   };
 }
 

@@ -131,16 +131,16 @@ export class StableDiffusion {
 
   /**
    * Prompt embeddings `[rows, 77, hidden]` for `n` images: the n unconditional (negative prompt) rows first when
-   * guiding, then the n prompt rows — the layout `denoise` expects. Owned by the caller.
+   * guiding, then the n prompt rows — the layout `denoise` expects. `clipSkip` as A1111 (1 = last layer). Owned by the caller.
    */
-  encodePrompt(prompt: string, negativePrompt: string, n: number, guide: boolean): Tensor {
+  encodePrompt(prompt: string, negativePrompt: string, n: number, guide: boolean, clipSkip = 1): Tensor {
     const rows = [...(guide ? Array(n).fill(negativePrompt) : []), ...Array(n).fill(prompt)] as string[];
     const len = this.configs.textEncoder.maxPositionEmbeddings;
     const ids = new Int32Array(rows.length * len);
     rows.forEach((p, i) => ids.set(this.tokenizer.tokenize(p, { maxLength: len }).ids, i * len));
     const idsT = this.device.tensor(ids, [rows.length, len], 'i32');
     try {
-      return this.textEncoder.forward(idsT);
+      return this.textEncoder.forward(idsT, undefined, clipSkip);
     } finally {
       idsT.dispose();
     }
@@ -214,7 +214,7 @@ export class StableDiffusion {
     let latents: Tensor | null = start;
     try {
       throwIfAborted(o.signal);
-      context = this.encodePrompt(o.prompt, o.negativePrompt, n, o.guidanceScale > 1);
+      context = this.encodePrompt(o.prompt, o.negativePrompt, n, o.guidanceScale > 1, o.clipSkip);
       const run = latents;
       latents = null; // denoise owns it now
       latents = await denoise({

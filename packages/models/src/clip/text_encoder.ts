@@ -1,5 +1,6 @@
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
-import { add, attention, embedding, quickGelu } from '@sd-webgpu/kernels';
+import { add, attention, embedding, gelu, quickGelu } from '@sd-webgpu/kernels';
+import { ParameterError } from '@sd-webgpu/tensor';
 import type { ClipTextConfig } from '../configs.js';
 import { LayerNorm, Linear } from '../nn/linear.js';
 import type { WeightScope } from '../weights/scope.js';
@@ -31,17 +32,20 @@ class ClipAttention {
   }
 }
 
+/** HF CLIPMLP: fc1, the config's `hidden_act` (quick_gelu for OpenAI CLIP / SD 1.x, exact gelu for OpenCLIP / SD 2.x), fc2. */
 class ClipMlp {
   readonly fc1: Linear;
   readonly fc2: Linear;
+  readonly #act: (x: Tensor) => Tensor;
 
   constructor(scope: WeightScope, cfg: ClipTextConfig) {
     this.fc1 = new Linear(scope.pp('fc1'), cfg.hiddenSize, cfg.intermediateSize);
     this.fc2 = new Linear(scope.pp('fc2'), cfg.intermediateSize, cfg.hiddenSize);
+    this.#act = cfg.hiddenAct === 'gelu' ? gelu : quickGelu;
   }
 
   forward(x: Tensor): Tensor {
-    return this.fc2.forward(quickGelu(this.fc1.forward(x)));
+    return this.fc2.forward(this.#act(this.fc1.forward(x)));
   }
 }
 
@@ -103,15 +107,23 @@ export class ClipTextModel {
     this.final_layer_norm = new LayerNorm(scope.pp('final_layer_norm'), cfg.hiddenSize, cfg.layerNormEps);
   }
 
-  /** ids: i32 `[B, 77]` → last_hidden_state `[B, 77, hidden]`. */
-  forward(ids: Tensor, taps?: Taps): Tensor {
+  /**
+   * ids: i32 `[B, 77]` → last_hidden_state `[B, 77, hidden]`. `clipSkip` counts as A1111 does: 1 (default) uses every
+   * layer, 2 stops after the penultimate layer (diffusers `clip_skip=1`), and so on; the final layer norm is applied
+   * to whichever layer's output is used.
+   */
+  forward(ids: Tensor, taps?: Taps, clipSkip = 1): Tensor {
     if (ids.dtype !== 'i32' || ids.rank !== 2) {
       throw new ShapeError('ClipTextModel', `expected i32 ids [B, ${this.cfg.maxPositionEmbeddings}], got ${ids.describe()}`);
+    }
+    const layers = this.encoder.layers.length;
+    if (!Number.isInteger(clipSkip) || clipSkip < 1 || clipSkip > layers) {
+      throw new ParameterError('ClipTextModel', 'clipSkip', `must be an integer in 1..${layers} (got ${String(clipSkip)})`);
     }
     return ids.device.scope(() => {
       let x = this.embeddings.forward(ids);
       taps?.('embeddings', x);
-      this.encoder.layers.forEach((layer, i) => {
+      this.encoder.layers.slice(0, layers - clipSkip + 1).forEach((layer, i) => {
         x = layer.forward(x);
         taps?.(`layer${i}`, x);
       });
