@@ -5,3 +5,4 @@ export * from './options.js';
 export { StableDiffusion, type LoadOptions } from './stable_diffusion.js';
 export { denoise, GenerationAbortedError, throwIfAborted, type DenoiseOptions, type NoisePredictor, type StepInfo } from './denoise.js';
 export { GpuLatentBackend } from './gpu_backend.js';
+export { binarizeMask, latentMask, luma } from './inpaint_mask.js';

@@ -41,6 +41,15 @@ export interface Img2ImgOptions extends GenerateOptions {
   strength?: number;
 }
 
+export interface InpaintOptions extends GenerateOptions {
+  /** The image to repaint; its size is the output size unless width/height are given (then it is resized). */
+  image: RgbaImage;
+  /** White (luma ≥ 128) = repaint, black = keep; resized to the output size when it differs. */
+  mask: RgbaImage;
+  /** 0 < strength ≤ 1 (default 1: the masked region starts from pure noise). */
+  strength?: number;
+}
+
 export interface GenerationParams {
   prompt: string;
   negativePrompt: string;

@@ -6,11 +6,12 @@ import {
 } from '@sd-webgpu/models';
 import { type DenoiseOptions, denoise, throwIfAborted } from './denoise.js';
 import { GpuLatentBackend } from './gpu_backend.js';
+import { planInpaint } from './inpaint.js';
 import { resizeRgba } from './image/resize.js';
 import { checkRgbaImage } from './image/rgba.js';
 import { rgbaToTensorData, tensorToRgba } from './image/tensor.js';
 import {
-  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, type RgbaImage, resolveOptions, resolveStrength,
+  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type InpaintOptions, type ResolvedOptions, type RgbaImage, resolveOptions, resolveStrength,
 } from './options.js';
 import { TorchGenerator } from './rng/index.js';
 import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers/index.js';
@@ -130,6 +131,30 @@ export class StableDiffusion {
   }
 
   /**
+   * Inpainting: repaints where `mask` is white (luma ≥ 128; binarised at 0.5 as diffusers does) and keeps the rest.
+   * A 9-channel inpainting UNet sees the mask and the masked image each step; an ordinary UNet gets the original
+   * blended back outside the mask after each step. `strength` defaults to 1 (start from pure noise).
+   */
+  async inpaint(options: InpaintOptions): Promise<GeneratedImage[]> {
+    const { image: img, mask } = options;
+    checkRgbaImage('StableDiffusion.inpaint', img);
+    checkRgbaImage('StableDiffusion.inpaint (mask)', mask);
+    const o = resolveOptions(options, { width: img.width - (img.width % 8), height: img.height - (img.height % 8) });
+    const strength = resolveStrength(options.strength ?? 1, o.steps);
+    throwIfAborted(o.signal);
+    const fit = (x: RgbaImage) => (x.width === o.width && x.height === o.height ? x : resizeRgba(x, o.width, o.height));
+    const gen = new TorchGenerator(o.seed);
+    const sched = this.#scheduler(o);
+    const { timesteps } = sched.img2imgTimesteps(o.steps, strength);
+    const plan = planInpaint(this, o, { image: fit(img), mask: fit(mask), strength }, sched, gen, timesteps);
+    try {
+      return await this.#generate({ ...o, strength }, sched, gen, plan.latents, timesteps, plan.hooks);
+    } finally {
+      for (const t of plan.owned) t.dispose();
+    }
+  }
+
+  /**
    * Prompt embeddings `[rows, 77, hidden]` for `n` images: the n unconditional (negative prompt) rows first when
    * guiding, then the n prompt rows — the layout `denoise` expects. `clipSkip` as A1111 (1 = last layer). Owned by the caller.
    */
@@ -148,10 +173,15 @@ export class StableDiffusion {
 
   /** VAE-encodes an RGBA image (its size a multiple of 8) to scaled latents `[1, C, h/8, w/8]`, sampling with `gen`. */
   encodeImage(img: RgbaImage, gen: TorchGenerator): Tensor {
+    return this.encodePixels(rgbaToTensorData(img), img.width, img.height, gen);
+  }
+
+  /** VAE-encodes pixels `[1, 3, height, width]` in [−1, 1] to scaled latents, sampling the posterior with `gen`. */
+  encodePixels(data: Float32Array, width: number, height: number, gen: TorchGenerator): Tensor {
     const dev = this.device;
     const sf = this.configs.vae.scalingFactor;
     return dev.scope(() => {
-      const pixels = dev.tensor(rgbaToTensorData(img), [1, 3, img.height, img.width], this.dtype);
+      const pixels = dev.tensor(data, [1, 3, height, width], this.dtype);
       const { mean, std } = this.vae.encode(pixels);
       const e = dev.tensor(gen.randn(mean.shape), mean.shape, this.dtype);
       return linearCombination([[mean, sf], [mul(std, e), sf]]);

@@ -114,7 +114,8 @@ export class DpmSolverMultistepScheduler<T> extends SchedulerBase<T> {
   /** α·x0 + σ_t·noise at the img2img begin index (or at t's position when none is set). */
   addNoise(x0: T, noise: T, t: number): T {
     this.requireTimesteps('addNoise');
-    const index = this.beginIndex ?? this.indexForTimestep('addNoise', t);
+    // diffusers: once stepping has begun (inpainting re-noises the original each step) the current step index
+    const index = this.beginIndex === null ? this.indexForTimestep('addNoise', t) : (this.stepIndex ?? this.beginIndex);
     const { alpha, sigmaT } = vp(this.sigmaList[index]);
     return this.backend.combine([
       [x0, alpha],

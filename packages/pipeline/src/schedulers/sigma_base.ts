@@ -36,7 +36,8 @@ export abstract class SigmaSchedulerBase<T> extends SchedulerBase<T> {
   /** x0 + σ·noise, with σ at the img2img begin index (or at t's position when none is set). */
   addNoise(x0: T, noise: T, t: number): T {
     this.requireTimesteps('addNoise');
-    const index = this.beginIndex ?? this.indexForTimestep('addNoise', t);
+    // diffusers: once stepping has begun (inpainting re-noises the original each step) the current step index
+    const index = this.beginIndex === null ? this.indexForTimestep('addNoise', t) : (this.stepIndex ?? this.beginIndex);
     return this.backend.combine([
       [x0, 1],
       [noise, this.sigmaList[index]],
