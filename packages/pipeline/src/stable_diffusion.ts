@@ -2,7 +2,7 @@ import { Device, type Tensor } from '@sd-webgpu/tensor';
 import { concat, mul, linearCombination, scale } from '@sd-webgpu/kernels';
 import {
   AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
-  type ConfigOverrides, UNet2DConditionModel, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
+  type ConfigOverrides, LoraMerge, type LoraSpec, UNet2DConditionModel, moduleShapes, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
 } from '@sd-webgpu/models';
 import { type DenoiseOptions, denoise, throwIfAborted } from './denoise.js';
 import { GpuLatentBackend } from './gpu_backend.js';
@@ -25,6 +25,20 @@ export interface LoadOptions {
   configs?: ConfigOverrides;
   /** A tokenizer to use instead of the checkpoint's (or the bundled CLIP vocabulary). */
   tokenizer?: ClipTokenizer;
+  /**
+   * LoRAs merged into the UNet and text encoder weights at load (kohya or diffusers/PEFT files), each with its scale:
+   * `W + scale·(alpha/rank)·up·down`, in f32 on the host before upload. Every key of every file must apply.
+   */
+  loras?: readonly LoraSpec[];
+}
+
+/** Reads LoRA files against the checkpoint's UNet and text-encoder modules (before any weight is uploaded). */
+async function loadLoras(ckpt: Checkpoint, specs: readonly LoraSpec[]): Promise<LoraMerge> {
+  const modules = {
+    unet: moduleShapes(await ckpt.componentShapes('unet')),
+    text_encoder: moduleShapes(await ckpt.componentShapes('text_encoder')),
+  };
+  return LoraMerge.load(specs, modules);
 }
 
 /** A loaded Stable Diffusion 1.x model: tokenizer, CLIP text encoder, UNet, VAE, scheduler config. */
@@ -56,7 +70,10 @@ export class StableDiffusion {
       const configs = ckpt.configs();
       const files = await ckpt.tokenizerFiles();
       const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
-      for (const c of ['text_encoder', 'unet', 'vae'] as const) loaded.push(await ckpt.loadComponent(c, device, dtype));
+      const lora = opts.loras?.length ? await loadLoras(ckpt, opts.loras) : null;
+      for (const c of ['text_encoder', 'unet', 'vae'] as const) {
+        loaded.push(await ckpt.loadComponent(c, device, dtype, { patch: c === 'vae' ? null : lora?.patch(c) }));
+      }
       const [textEncoder, unet, vae] = loaded as [WeightStore, WeightStore, WeightStore];
       return await StableDiffusion.fromWeights({ device, configs, tokenizer, stores: { textEncoder, unet, vae }, ownsDevice: !opts.device });
     } catch (e) {

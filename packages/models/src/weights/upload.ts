@@ -39,7 +39,16 @@ export interface UploadItem {
   shape: readonly number[];
 }
 
+/** Host-side changes to some weights before upload (LoRA merges): those are read whole as f32, changed, then converted. */
+export interface WeightPatch {
+  has(key: string): boolean;
+  /** Changes the f32 weight `key` of `shape` in place. */
+  apply(key: string, w: Float32Array, shape: readonly number[]): void;
+}
+
 export interface UploadOptions {
+  /** Weights to change on the host before upload (keys are the store's diffusers keys). */
+  patch?: WeightPatch | null;
   /** Called after each tensor with the file bytes read so far and in all. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
@@ -62,7 +71,9 @@ export async function uploadWeights(
   let sinceFlush = 0;
   try {
     for (const it of items) {
-      const tensor = await uploadTensor(device, file, it, dtype, scratch);
+      const tensor = opts.patch?.has(it.key)
+        ? await uploadPatched(device, file, it, dtype, opts.patch)
+        : await uploadTensor(device, file, it, dtype, scratch);
       out.set(it.key, it.fileKey === it.key ? { tensor } : { tensor, fileKey: it.fileKey });
       done += file.info(it.fileKey).byteLength;
       sinceFlush += tensor.byteLength;
@@ -119,6 +130,13 @@ export async function uploadTensor(
     throw e;
   }
   return tensor;
+}
+
+/** Reads a weight whole as f32, lets `patch` change it, uploads it as `dtype` (rounded once for f16). */
+async function uploadPatched(device: Device, file: SafetensorsFile, item: UploadItem, dtype: WeightDType, patch: WeightPatch): Promise<Tensor> {
+  const w = Float32Array.from(await file.readFloat32(item.fileKey));
+  patch.apply(item.key, w, item.shape);
+  return device.keep(device.tensor(w, item.shape, dtype));
 }
 
 /** Reusable conversion buffers (writeBuffer copies its input, so one chunk's output can be overwritten by the next). */
