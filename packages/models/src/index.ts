@@ -6,6 +6,7 @@ export * from './weights/index.js';
 export * from './checkpoint/index.js';
 export * from './nn/module.js';
 export { ClipEncoderLayer, ClipTextModel } from './clip/text_encoder.js';
+export { type EmbeddingSpec, type TextualInversion, readEmbedding } from './clip/textual_inversion.js';
 export * from './unet/index.js';
 export * from './vae/index.js';
 export type { Taps } from './unet/index.js';

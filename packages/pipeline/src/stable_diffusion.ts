@@ -1,8 +1,8 @@
-import { Device, type Tensor } from '@sd-webgpu/tensor';
+import { Device, ParameterError, type Tensor } from '@sd-webgpu/tensor';
 import { concat, mul, linearCombination, scale } from '@sd-webgpu/kernels';
 import {
   AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
-  type ConfigOverrides, LoraMerge, type LoraSpec, UNet2DConditionModel, moduleShapes, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
+  type ConfigOverrides, type EmbeddingSpec, LoraMerge, readEmbedding, type LoraSpec, UNet2DConditionModel, moduleShapes, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
 } from '@sd-webgpu/models';
 import { type DenoiseOptions, denoise, throwIfAborted } from './denoise.js';
 import { GpuLatentBackend } from './gpu_backend.js';
@@ -30,6 +30,8 @@ export interface LoadOptions {
    * `W + scale·(alpha/rank)·up·down`, in f32 on the host before upload. Every key of every file must apply.
    */
   loras?: readonly LoraSpec[];
+  /** Textual-inversion embeddings to add (see `loadEmbedding`), in order. */
+  embeddings?: readonly EmbeddingSpec[];
 }
 
 /** Reads LoRA files against the checkpoint's UNet and text-encoder modules (before any weight is uploaded). */
@@ -46,10 +48,12 @@ export class StableDiffusion {
   readonly dtype: 'f32' | 'f16';
   readonly #ownsDevice: boolean;
 
+  #tokenizer: ClipTokenizer;
+
   private constructor(
     readonly device: Device,
     readonly configs: ModelConfigs,
-    readonly tokenizer: ClipTokenizer,
+    tokenizer: ClipTokenizer,
     readonly textEncoder: ClipTextModel,
     readonly unet: UNet2DConditionModel,
     readonly vae: AutoencoderKL,
@@ -57,6 +61,28 @@ export class StableDiffusion {
   ) {
     this.dtype = unet.dtype;
     this.#ownsDevice = ownsDevice;
+    this.#tokenizer = tokenizer;
+  }
+
+  /** The prompt tokenizer (textual-inversion tokens included). */
+  get tokenizer(): ClipTokenizer {
+    return this.#tokenizer;
+  }
+
+  /**
+   * Adds a textual-inversion embedding (diffusers `learned_embeds.safetensors` or A1111 `emb_params`): its token (or
+   * `spec.token`) becomes usable in prompts; a k-vector embedding expands to k tokens as in diffusers. Returns the
+   * token and its ids.
+   */
+  async loadEmbedding(spec: EmbeddingSpec): Promise<{ token: string; ids: number[] }> {
+    const ti = await readEmbedding(spec, this.configs.textEncoder.hiddenSize);
+    const { tokenizer, ids } = this.#tokenizer.withAddedToken(ti.token, ti.count);
+    if (ids[0] !== this.textEncoder.vocabRows) {
+      throw new ParameterError('StableDiffusion.loadEmbedding', 'tokenizer', `has ${ids[0]} ids but the text encoder ${this.textEncoder.vocabRows} rows`);
+    }
+    this.textEncoder.embeddings.appendTokens(ti.vectors);
+    this.#tokenizer = tokenizer;
+    return { token: ti.token, ids };
   }
 
   /** Loads a diffusers folder, a single .safetensors file (Node paths), or browser Files/URLs. */
@@ -64,6 +90,7 @@ export class StableDiffusion {
     const device = opts.device ?? (await Device.create());
     const dtype = device.floatType(opts.dtype ?? 'f32');
     let ckpt: Checkpoint | null = null;
+    let sd: StableDiffusion;
     const loaded: WeightStore[] = [];
     try {
       ckpt = await openCheckpoint(source, { configs: opts.configs });
@@ -75,7 +102,7 @@ export class StableDiffusion {
         loaded.push(await ckpt.loadComponent(c, device, dtype, { patch: c === 'vae' ? null : lora?.patch(c) }));
       }
       const [textEncoder, unet, vae] = loaded as [WeightStore, WeightStore, WeightStore];
-      return await StableDiffusion.fromWeights({ device, configs, tokenizer, stores: { textEncoder, unet, vae }, ownsDevice: !opts.device });
+      sd = await StableDiffusion.fromWeights({ device, configs, tokenizer, stores: { textEncoder, unet, vae }, ownsDevice: !opts.device });
     } catch (e) {
       for (const s of loaded) (s.disposeAll ?? s.dispose).call(s); // fromWeights already did for its stores: idempotent
       if (!opts.device) device.dispose();
@@ -83,6 +110,13 @@ export class StableDiffusion {
     } finally {
       await ckpt?.close();
     }
+    try {
+      for (const e of opts.embeddings ?? []) await sd.loadEmbedding(e);
+    } catch (e) {
+      sd.dispose();
+      throw e;
+    }
+    return sd;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
-import { add, attention, embedding, gelu, quickGelu } from '@sd-webgpu/kernels';
+import { add, attention, concat, embedding, gelu, quickGelu } from '@sd-webgpu/kernels';
 import { ParameterError } from '@sd-webgpu/tensor';
 import type { ClipTextConfig } from '../configs.js';
 import { LayerNorm, Linear } from '../nn/linear.js';
@@ -83,6 +83,16 @@ class ClipEmbeddings {
     };
   }
 
+  /** Appends rows `[k, hidden]` to the token table (new token ids from the current row count on). */
+  appendTokens(rows: Float32Array): void {
+    const old = this.token_embedding.weight;
+    const dev = old.device;
+    const hidden = old.shape[1]!;
+    const grown = dev.keep(dev.scope(() => concat([old, dev.tensor(rows, [rows.length / hidden, hidden], old.dtype)], 0)));
+    this.token_embedding.weight = grown;
+    old.dispose();
+  }
+
   forward(ids: Tensor): Tensor {
     const [, seq] = ids.shape as [number, number];
     const pos = this.position_embedding.weight;
@@ -105,6 +115,11 @@ export class ClipTextModel {
       layers: Array.from({ length: cfg.numHiddenLayers }, (_, i) => new ClipEncoderLayer(layers.pp(String(i)), cfg)),
     };
     this.final_layer_norm = new LayerNorm(scope.pp('final_layer_norm'), cfg.hiddenSize, cfg.layerNormEps);
+  }
+
+  /** Token-table rows (the vocabulary size, textual-inversion tokens included). */
+  get vocabRows(): number {
+    return this.embeddings.token_embedding.weight.shape[0]!;
   }
 
   /**

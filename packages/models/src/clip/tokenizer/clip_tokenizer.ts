@@ -45,9 +45,15 @@ export class ClipTokenizer {
   private readonly charToByte: Map<string, number>;
   private readonly cache = new BoundedCache<readonly number[]>(WORD_CACHE_CAPACITY);
   private readonly utf8 = new TextEncoder();
+  /** Tokens added after the vocabulary (textual inversion): token → id, and each token's multi-vector expansion. */
+  private readonly added: ReadonlyMap<string, { id: number; expansion: readonly number[] }>;
+  /** Added tokens, longest first (HF splits on the longest match). */
+  private readonly addedOrder: readonly string[];
 
-  private constructor(vocab: Vocab, file: string) {
+  private constructor(vocab: Vocab, file: string, added: ReadonlyMap<string, { id: number; expansion: readonly number[] }> = new Map()) {
     this.vocab = vocab;
+    this.added = added;
+    this.addedOrder = [...added.keys()].sort((a, b) => b.length - a.length);
     const { byteToChar } = bytesToUnicode();
     this.byteToChar = byteToChar;
     this.charToByte = new Map(byteToChar.map((ch, b) => [ch, b]));
@@ -60,7 +66,34 @@ export class ClipTokenizer {
     this.bosId = vocab.encoder.get(BOS_TOKEN)!;
     this.eosId = vocab.encoder.get(EOS_TOKEN)!;
     this.padId = this.eosId;
-    this.vocabSize = vocab.decoder.length;
+    this.vocabSize = vocab.decoder.length + added.size;
+    this.#file = file;
+  }
+
+  readonly #file: string;
+
+  /**
+   * A tokenizer with `token` added (textual inversion, as diffusers' `load_textual_inversion`): a `k`-vector embedding
+   * becomes tokens `token, token_1, …, token_{k−1}` with ids from `vocabSize` on, and every occurrence of `token` in a
+   * prompt expands to all k (`maybe_convert_prompt`). Added tokens are matched in the raw text, case-sensitively and
+   * longest first, before cleaning; the text between them is tokenized as usual. Returns the new tokenizer and the ids.
+   */
+  withAddedToken(token: string, vectors: number): { tokenizer: ClipTokenizer; ids: number[] } {
+    if (typeof token !== 'string' || token.trim() === '' || /\s/.test(token)) {
+      throw new ParameterError('ClipTokenizer.withAddedToken', 'token', `must be a non-empty string without spaces (got ${JSON.stringify(token)})`);
+    }
+    if (!Number.isInteger(vectors) || vectors < 1) throw new ParameterError('ClipTokenizer.withAddedToken', 'vectors', `must be a positive integer (got ${vectors})`);
+    const names = Array.from({ length: vectors }, (_, i) => (i === 0 ? token : `${token}_${i}`));
+    for (const n of names) {
+      if (this.vocab.encoder.has(n) || this.added.has(n)) {
+        throw new ParameterError('ClipTokenizer.withAddedToken', 'token', `${JSON.stringify(n)} is already in the vocabulary`);
+      }
+    }
+    const ids = names.map((_, i) => this.vocabSize + i);
+    const added = new Map(this.added);
+    added.set(token, { id: ids[0]!, expansion: ids });
+    names.slice(1).forEach((n, i) => added.set(n, { id: ids[i + 1]!, expansion: [ids[i + 1]!] }));
+    return { tokenizer: new ClipTokenizer(this.vocab, this.#file, added), ids };
   }
 
   /** From a diffusers/HF `tokenizer/` folder: `vocab.json` (text or parsed object) and `merges.txt` text. */
@@ -83,10 +116,37 @@ export class ClipTokenizer {
   encode(text: string): number[] {
     if (typeof text !== 'string') throw new ParameterError('ClipTokenizer.encode', 'text', `must be a string, got ${typeof text}`);
     const ids: number[] = [];
-    for (const word of splitWords(cleanText(text))) {
-      for (const id of this.encodeWord(word)) ids.push(id);
+    for (const piece of this.splitAdded(text)) {
+      if (typeof piece === 'number') {
+        ids.push(piece);
+        continue;
+      }
+      for (const word of splitWords(cleanText(piece))) {
+        for (const id of this.encodeWord(word)) ids.push(id);
+      }
     }
     return ids;
+  }
+
+  /** The raw text split on added tokens: text pieces and added-token ids (a multi-vector token gives all its ids). */
+  private splitAdded(text: string): (string | number)[] {
+    if (this.added.size === 0) return [text];
+    const out: (string | number)[] = [];
+    let start = 0;
+    let i = 0;
+    while (i < text.length) {
+      const hit = this.addedOrder.find((t) => text.startsWith(t, i));
+      if (!hit) {
+        i++;
+        continue;
+      }
+      if (i > start) out.push(text.slice(start, i));
+      out.push(...this.added.get(hit)!.expansion);
+      i += hit.length;
+      start = i;
+    }
+    if (start < text.length) out.push(text.slice(start));
+    return out;
   }
 
   /** SD 1.x text-encoder input: BOS, the first `maxLength - 2` BPE ids, EOS, EOS padding. */
@@ -123,6 +183,7 @@ export class ClipTokenizer {
 
   /** The vocabulary entry of an id (the `bpe_pieces` of the fixtures). */
   idToToken(id: number): string {
+    for (const [t, a] of this.added) if (a.id === id) return t;
     const token = Number.isInteger(id) ? this.vocab.decoder[id] : undefined;
     if (token === undefined) {
       throw new TokenizerVocabError('ClipTokenizer.idToToken', `id ${id} is not in the vocabulary (0..${this.vocabSize - 1})`);
@@ -132,7 +193,7 @@ export class ClipTokenizer {
 
   /** The id of a vocabulary entry, or undefined. */
   tokenToId(token: string): number | undefined {
-    return this.vocab.encoder.get(token);
+    return this.vocab.encoder.get(token) ?? this.added.get(token)?.id;
   }
 
   /** One pre-tokenized word -> ids (`SimpleTokenizer.bpe` + encoder lookup), cached. */
