@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Device, ParameterError, ShapeError, type Tensor, UnsupportedError, roundToF16 } from '@sd-webgpu/tensor';
 import {
-  ELEMENTWISE, type ElementwiseName, add, div, elementwise, geglu, gelu, linearCombination, mul, quickGelu, scale, silu, sub,
+  ELEMENTWISE, type ElementwiseName, add, div, elementwise, geglu, gelu, linearCombination, mul, quickGelu, relu, scale, silu, sub, tanh,
 } from '../../packages/kernels/src/elementwise';
 import { refGeglu, refLinearCombination, refMap } from '../../packages/kernels/src/reference/elementwise';
 import { linear } from '../../packages/kernels/src/matmul';
@@ -42,7 +42,7 @@ const TOL: Record<DT, { atol: number; rtol: number }> = { f32: { atol: 1e-6, rto
 
 describe('elementwise table', () => {
   const unary: [ElementwiseName, (t: Tensor) => Tensor][] = [
-    ['silu', silu], ['gelu', gelu], ['quick_gelu', quickGelu], ['scale', (t) => scale(t, -1.75, 0.3)],
+    ['silu', silu], ['gelu', gelu], ['quick_gelu', quickGelu], ['scale', (t) => scale(t, -1.75, 0.3)], ['relu', relu], ['tanh', tanh],
   ];
   const unaryShapes = [[1], [1, 1, 1], [7], [3, 5, 7], [2, 3, 4, 8], [2, 5, 33]];
   for (const dtype of ['f32', 'f16'] as const) {

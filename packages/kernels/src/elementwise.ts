@@ -46,6 +46,12 @@ const TABLE = {
   div: { name: 'div', arity: 2, wgsl: 'x0 / x1', cpu: (x) => x[0]! / x[1]! },
   scale: { name: 'scale', arity: 1, params: 2, wgsl: 'x0 * params.p0 + params.p1', cpu: (x, p) => x[0]! * p[0]! + p[1]! },
   silu: { name: 'silu', arity: 1, wgsl: 'x0 / (1.0 + exp(-x0))', cpu: (x) => ref.silu(x[0]!) },
+  relu: { name: 'relu', arity: 1, wgsl: 'relu(x0)', helpers: (T) => `fn relu(x: ${T}) -> ${T} { return max(x, ${T}(0.0)); }`, cpu: (x) => Math.max(x[0]!, 0) },
+  // tanh(±10) is ±1 in f32; the clamp keeps a driver's exp-based tanh away from inf/inf
+  tanh: {
+    name: 'tanh', arity: 1, wgsl: 'tanh_clamped(x0)', cpu: (x) => Math.tanh(x[0]!),
+    helpers: (T) => `fn tanh_clamped(x: ${T}) -> ${T} { return tanh(clamp(x, ${T}(-10.0), ${T}(10.0))); }`,
+  },
   gelu: { name: 'gelu', arity: 1, wgsl: 'gelu(x0)', helpers: geluHelpers, cpu: (x) => ref.gelu(x[0]!) },
   quick_gelu: { name: 'quick_gelu', arity: 1, wgsl: 'x0 / (1.0 + exp(-1.702 * x0))', cpu: (x) => ref.quickGelu(x[0]!) },
   /** value x0, gate x1 */
@@ -126,6 +132,8 @@ export function scale(x: Tensor, s: number, b = 0): Tensor {
 }
 
 export const silu = (x: Tensor): Tensor => elementwise('silu', [x]);
+export const relu = (x: Tensor): Tensor => elementwise('relu', [x]);
+export const tanh = (x: Tensor): Tensor => elementwise('tanh', [x]);
 /** Exact (erf) GELU. */
 export const gelu = (x: Tensor): Tensor => elementwise('gelu', [x]);
 /** x·sigmoid(1.702x) (CLIP). */

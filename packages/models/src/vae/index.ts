@@ -7,3 +7,5 @@ export { UNetMidBlock2D, VAE_NORM_EPS, type VaeBlockOptions } from './mid_block.
 export {
   type Posterior, LOGVAR_MAX, LOGVAR_MIN, diagonalGaussian, diagonalGaussianKernel, diagonalGaussianReference,
 } from './posterior.js';
+export { AutoencoderTiny, TaesdDecoder, TaesdEncoder, type TaesdConfig, taesdDefaults } from './taesd.js';
+export { loadTaesd, parseTaesdConfig } from './taesd_load.js';
