@@ -1,5 +1,6 @@
 import { type DType, BYTES_PER_ELEMENT } from './dtype.js';
-import { DisposedTensorError, GpuError, ShaderCompileError, UnsupportedError } from './errors.js';
+import { type DeviceLostError, DisposedTensorError, GpuOutOfMemoryError, ShaderCompileError, UnsupportedError } from './errors.js';
+import { fromGpuError, fromLost, fromRejection } from './gpu_errors.js';
 import type { Kernel } from './kernel.js';
 import { debugLog } from './log.js';
 import { PipelineCache } from './pipelines.js';
@@ -88,7 +89,7 @@ export class Device {
   /** Removed on dispose, so a GPUDevice wrapper someone still holds no longer references this Device and its pool. */
   readonly #onUncaptured: (ev: Event) => void;
   #disposed = false;
-  #lost = false;
+  #lost: DeviceLostError | null = null;
 
   private constructor(gpu: GPUDevice, adapter: GPUAdapter, opts: DeviceOptions) {
     this.gpu = gpu;
@@ -117,13 +118,12 @@ export class Device {
     this.pipelines = new PipelineCache(gpu, (e) => this.#report(e));
     this.#recorder = new Recorder(gpu, this.pipelines, this.limits);
     this.#staging = new StagingPool(gpu);
-    this.#onUncaptured = (ev) => {
-      this.#report(new GpuError(`uncaptured WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
-    };
+    this.#onUncaptured = (ev) => this.#report(fromGpuError((ev as GPUUncapturedErrorEvent).error));
     gpu.addEventListener('uncapturederror', this.#onUncaptured);
     void gpu.lost.then((info) => {
-      this.#lost = true;
-      if (!this.#disposed) this.#report(new GpuError(`device lost (${info.reason}): ${info.message}`));
+      if (this.#disposed) return;
+      this.#lost = fromLost(info);
+      this.#report(this.#lost);
     });
   }
 
@@ -309,8 +309,12 @@ export class Device {
   /** Submits and waits until the GPU is idle; throws any error reported meanwhile. */
   async sync(): Promise<void> {
     this.#submit();
-    await this.gpu.queue.onSubmittedWorkDone();
-    await this.pipelines.settle();
+    try {
+      await this.gpu.queue.onSubmittedWorkDone();
+      await this.pipelines.settle();
+    } catch (e) {
+      throw this.#failure('waiting for the GPU', e);
+    }
     this.#throwErrors();
   }
 
@@ -328,11 +332,11 @@ export class Device {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
       mapped = true;
     } catch (e) {
-      await this.gpu.popErrorScope();
+      await this.gpu.popErrorScope().catch(() => null);
       staging.destroy();
-      await this.pipelines.settle();
-      this.#throwErrors();
-      throw e instanceof Error && 'code' in e ? e : new GpuError(`readback failed: ${(e as Error).message}`);
+      await this.pipelines.settle().catch(() => undefined);
+      if (!this.#disposed) this.#throwErrors();
+      throw this.#failure(`readback of ${bytes} bytes`, e);
     }
     const err = await this.gpu.popErrorScope();
     const out = new Uint8Array(staging.getMappedRange(0, size).slice(0, bytes));
@@ -340,7 +344,7 @@ export class Device {
     this.#staging.release(staging);
     await this.pipelines.settle();
     this.#throwErrors();
-    if (err) throw new GpuError(`readback failed: ${err.message}`);
+    if (err) throw fromGpuError(err);
     return out;
   }
 
@@ -362,9 +366,13 @@ export class Device {
   #check(): void {
     if (this.#disposed) throw new DisposedTensorError('Device');
     if (this.#lost) {
-      this.#throwErrors();
-      throw new GpuError('the device was lost: create a new Device');
+      this.#errors.length = 0;
+      throw this.#lost;
     }
+  }
+
+  #failure(what: string, e: unknown): Error {
+    return fromRejection(what, e, { disposed: this.#disposed, lost: this.#lost });
   }
 
   #report(e: Error): void {
@@ -372,9 +380,10 @@ export class Device {
     this.#onError?.(e);
   }
 
-  /** Throws the root cause first: a failed compile makes every later command buffer invalid too. */
+  /** Throws the root cause first: a failed compile or allocation makes every later command buffer invalid too. */
   #throwErrors(): void {
-    const e = this.#errors.find((x) => x instanceof ShaderCompileError) ?? this.#errors[0];
+    const e = this.#lost ?? this.#errors.find((x) => x instanceof ShaderCompileError)
+      ?? this.#errors.find((x) => x instanceof GpuOutOfMemoryError) ?? this.#errors[0];
     if (e) {
       this.#errors.length = 0;
       throw e;
