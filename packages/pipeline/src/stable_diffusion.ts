@@ -9,7 +9,7 @@ import { resizeRgba } from './image/resize.js';
 import { checkRgbaImage } from './image/rgba.js';
 import { rgbaToTensorData, tensorToRgba } from './image/tensor.js';
 import {
-  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, resolveOptions, resolveStrength,
+  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, checkOptionsObject, resolveOptions, resolveStrength,
 } from './options.js';
 import { TorchGenerator } from './rng/index.js';
 import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers/index.js';
@@ -122,6 +122,7 @@ export class StableDiffusion {
 
   /** Image to image: encodes `image`, noises it to the strength's start step, denoises the remaining steps. */
   async img2img(options: Img2ImgOptions): Promise<GeneratedImage[]> {
+    checkOptionsObject(options);
     const img = options.image;
     checkRgbaImage('StableDiffusion.img2img', img);
     const o = resolveOptions(options, { width: img.width - (img.width % 8), height: img.height - (img.height % 8) });
