@@ -101,8 +101,9 @@ export async function denoise(o: DenoiseOptions): Promise<Tensor> {
         latents = dev.keep(dev.scope(() => o.afterStep!(cur, step)));
         if (latents !== cur && !cur.disposed) cur.dispose();
       }
-      dev.flush();
-      await dev.gpu.queue.onSubmittedWorkDone();
+      // Wait for the step on the queue: the event loop runs meanwhile (timers, abort signals, a browser's page);
+      // errors the device reported surface here
+      await dev.sync();
       throwIfAborted(o.signal);
       await o.onLatents?.(latents, step);
       o.onProgress?.({ step: i + 1, totalSteps: o.timesteps.length, timestep: t });

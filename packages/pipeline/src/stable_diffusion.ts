@@ -11,7 +11,8 @@ import { resizeRgba } from './image/resize.js';
 import { checkRgbaImage } from './image/rgba.js';
 import { rgbaToTensorData, tensorToRgba } from './image/tensor.js';
 import {
-  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type InpaintOptions, type ResolvedOptions, type RgbaImage, resolveOptions, resolveStrength,
+  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type InpaintOptions, type ResolvedOptions, type RgbaImage,
+  checkOptionsObject, resolveOptions, resolveStrength,
 } from './options.js';
 import { TorchGenerator } from './rng/index.js';
 import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers/index.js';
@@ -163,6 +164,7 @@ export class StableDiffusion {
 
   /** Image to image: encodes `image`, noises it to the strength's start step, denoises the remaining steps. */
   async img2img(options: Img2ImgOptions): Promise<GeneratedImage[]> {
+    checkOptionsObject(options);
     const img = options.image;
     checkRgbaImage('StableDiffusion.img2img', img);
     const o = resolveOptions(options, { width: img.width - (img.width % 8), height: img.height - (img.height % 8) });
@@ -187,6 +189,7 @@ export class StableDiffusion {
    * blended back outside the mask after each step. `strength` defaults to 1 (start from pure noise).
    */
   async inpaint(options: InpaintOptions): Promise<GeneratedImage[]> {
+    checkOptionsObject(options);
     const { image: img, mask } = options;
     checkRgbaImage('StableDiffusion.inpaint', img);
     checkRgbaImage('StableDiffusion.inpaint (mask)', mask);
