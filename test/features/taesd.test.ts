@@ -62,3 +62,31 @@ describe('TAESD (diffusers AutoencoderTiny)', () => {
     await expect(loadTaesd(WEIGHTS, await testDevice(), 'f32', { ...CONFIG, act_fn: 'silu' })).rejects.toBeInstanceOf(ConfigError);
   });
 });
+
+describe('TAESD in the pipeline: previews through onProgress and the final decoder', () => {
+  it('previews every N steps (and the last), decoder taesd decodes the final latents, both need loadTaesd', async () => {
+    const { StableDiffusion, tensorToRgba } = await import('@sd-webgpu/pipeline');
+    const { TINY_PATHS } = await import('../helpers/tiny');
+    const sd = await StableDiffusion.load(TINY_PATHS.folder, { device: await testDevice() });
+    try {
+      const base = { prompt: 'a cat', width: 64, height: 64, seed: 5, scheduler: 'ddim' as const, steps: 5, returnLatents: true };
+      await expect(sd.txt2img({ ...base, previewEvery: 2 })).rejects.toThrow(/previewEvery.*loadTaesd/);
+      await expect(sd.txt2img({ ...base, decoder: 'taesd' })).rejects.toThrow(/decoder.*loadTaesd/);
+      await sd.loadTaesd(WEIGHTS, CONFIG);
+      const seen: [number, number][] = [];
+      const [img] = await sd.txt2img({
+        ...base, previewEvery: 2, decoder: 'taesd',
+        onProgress: (p) => p.preview && seen.push([p.step, p.preview.width * 1000 + p.preview.data.length / (4 * p.preview.width)]),
+      });
+      expect(seen).toEqual([[2, 64064], [4, 64064], [5, 64064]]);
+      // the final image is TAESD's decode of the final latents
+      const dev = sd.device;
+      const z = dev.tensor(img!.latents!, [1, 4, 8, 8]);
+      const want = tensorToRgba(await host(sd.taesd!.decode(z)), [1, 3, 64, 64], 0);
+      z.dispose();
+      expect(Buffer.from(img!.data).equals(Buffer.from(want))).toBe(true);
+    } finally {
+      sd.dispose();
+    }
+  });
+});

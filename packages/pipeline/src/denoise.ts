@@ -48,8 +48,11 @@ export interface DenoiseOptions {
    * what you replaced). A 4-channel inpainting run blends the noised original back in here.
    */
   afterStep?: (latents: Tensor, step: StepInfo) => Tensor;
-  /** Called after a step's GPU work finished with the current latents (borrowed: copy what you keep), e.g. for previews. */
-  onLatents?: (latents: Tensor, step: StepInfo) => void | Promise<void>;
+  /**
+   * Called after a step's GPU work finished with the current latents and, where the scheduler gives one, its x0
+   * estimate (both borrowed: copy what you keep), e.g. for previews. Runs before `onProgress` of the same step.
+   */
+  onLatents?: (latents: Tensor, step: StepInfo, x0?: Tensor) => void | Promise<void>;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
@@ -70,6 +73,7 @@ export async function denoise(o: DenoiseOptions): Promise<Tensor> {
   const guide = o.guidanceScale > 1;
   const n = o.latents.shape[0]!;
   let latents = o.latents;
+  let x0: Tensor | null = null;
   try {
     throwIfAborted(o.signal);
     for (let i = 0; i < o.timesteps.length; i++) {
@@ -91,11 +95,12 @@ export async function denoise(o: DenoiseOptions): Promise<Tensor> {
           ? linearCombination([[slice(eps, 0, 0, n), 1 - o.guidanceScale], [slice(eps, 0, n, 2 * n), o.guidanceScale]])
           : eps;
         const { prevSample, predOriginalSample } = o.scheduler.step(guided, t, x, o.generator);
-        predOriginalSample?.dispose();
-        return prevSample;
+        if (!o.onLatents) predOriginalSample?.dispose();
+        return { prevSample, x0: o.onLatents ? predOriginalSample : undefined };
       });
       latents.dispose();
-      latents = next;
+      latents = next.prevSample;
+      x0 = next.x0 ?? null;
       if (o.afterStep) {
         const cur = latents;
         latents = dev.keep(dev.scope(() => o.afterStep!(cur, step)));
@@ -105,7 +110,9 @@ export async function denoise(o: DenoiseOptions): Promise<Tensor> {
       // errors the device reported surface here
       await dev.sync();
       throwIfAborted(o.signal);
-      await o.onLatents?.(latents, step);
+      await o.onLatents?.(latents, step, x0 ?? undefined);
+      x0?.dispose();
+      x0 = null;
       o.onProgress?.({ step: i + 1, totalSteps: o.timesteps.length, timestep: t });
       throwIfAborted(o.signal);
     }
@@ -114,6 +121,7 @@ export async function denoise(o: DenoiseOptions): Promise<Tensor> {
     return out;
   } finally {
     if (latents && !latents.disposed) latents.dispose();
+    x0?.dispose();
     o.scheduler.reset();
   }
 }

@@ -2,8 +2,17 @@ import { ParameterError } from '@sd-webgpu/tensor';
 import { promptTextProblem } from './image/parameters.js';
 import { SCHEDULER_NAMES, type SchedulerName } from './schedulers/index.js';
 
+/** What `onProgress` receives after each denoising step. */
+export interface ProgressInfo {
+  step: number;
+  totalSteps: number;
+  timestep: number;
+  /** A TAESD preview of the current estimate (every `previewEvery` steps and at the last one; needs `sd.loadTaesd`). */
+  preview?: RgbaImage;
+}
+
 /** Called after each denoising step (the step's GPU work has finished). */
-export type ProgressCallback = (p: { step: number; totalSteps: number; timestep: number }) => void;
+export type ProgressCallback = (p: ProgressInfo) => void;
 
 export interface GenerateOptions {
   prompt: string;
@@ -26,6 +35,10 @@ export interface GenerateOptions {
   returnLatents?: boolean;
   /** A1111 "Clip skip": 1 (default) uses the text encoder's last layer, 2 the penultimate, … (final layer norm applied). */
   clipSkip?: number;
+  /** With a TAESD loaded: a preview image in `onProgress` every N steps (and at the last step). */
+  previewEvery?: number;
+  /** The final decoder: the model's VAE (default) or the loaded TAESD (faster, lower quality). */
+  decoder?: 'vae' | 'taesd';
 }
 
 /** An RGBA image, 4 bytes per pixel, row-major. */
@@ -80,6 +93,8 @@ export interface ResolvedOptions extends GenerationParams {
   signal?: AbortSignal;
   returnLatents: boolean;
   clipSkip: number;
+  previewEvery?: number;
+  decoder: 'vae' | 'taesd';
 }
 
 const where = 'StableDiffusion';
@@ -158,6 +173,11 @@ const OPTIONS = {
     return v;
   },
   clipSkip: (v: unknown = 1) => int('clipSkip', v, 1, 12),
+  previewEvery: (v: unknown) => (v === undefined ? undefined : int('previewEvery', v, 1, 1000)),
+  decoder: (v: unknown = 'vae') => {
+    if (v !== 'vae' && v !== 'taesd') throw bad('decoder', `must be 'vae' or 'taesd' (got ${shown(v)})`);
+    return v;
+  },
 } satisfies { [K in keyof GenerateOptions]?: (v?: unknown) => unknown };
 
 /** Throws unless the options argument is an object (`txt2img(null)`). */

@@ -1,8 +1,8 @@
 import { Device, ParameterError, type Tensor } from '@sd-webgpu/tensor';
-import { concat, mul, linearCombination, scale } from '@sd-webgpu/kernels';
+import { concat, mul, linearCombination, scale, slice } from '@sd-webgpu/kernels';
 import {
   AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
-  type ConfigOverrides, type EmbeddingSpec, LoraMerge, readEmbedding, type LoraSpec, UNet2DConditionModel, moduleShapes, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
+  type AutoencoderTiny, type ConfigOverrides, type EmbeddingSpec, type SafetensorsInput, loadTaesd, LoraMerge, readEmbedding, type LoraSpec, UNet2DConditionModel, moduleShapes, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
 } from '@sd-webgpu/models';
 import { type DenoiseOptions, denoise, throwIfAborted } from './denoise.js';
 import { GpuLatentBackend } from './gpu_backend.js';
@@ -50,6 +50,7 @@ export class StableDiffusion {
   readonly #ownsDevice: boolean;
 
   #tokenizer: ClipTokenizer;
+  #taesd: AutoencoderTiny | null = null;
 
   private constructor(
     readonly device: Device,
@@ -154,6 +155,7 @@ export class StableDiffusion {
   /** Text to image. */
   async txt2img(options: GenerateOptions): Promise<GeneratedImage[]> {
     const o = resolveOptions(options, this.#defaultSize());
+    this.#checkDecoders(o);
     throwIfAborted(o.signal);
     const gen = new TorchGenerator(o.seed);
     const sched = this.#scheduler(o);
@@ -169,6 +171,7 @@ export class StableDiffusion {
     checkRgbaImage('StableDiffusion.img2img', img);
     const o = resolveOptions(options, { width: img.width - (img.width % 8), height: img.height - (img.height % 8) });
     const strength = resolveStrength(options.strength, o.steps);
+    this.#checkDecoders(o);
     throwIfAborted(o.signal);
     const input = img.width === o.width && img.height === o.height ? img : resizeRgba(img, o.width, o.height);
     const gen = new TorchGenerator(o.seed);
@@ -195,6 +198,7 @@ export class StableDiffusion {
     checkRgbaImage('StableDiffusion.inpaint (mask)', mask);
     const o = resolveOptions(options, { width: img.width - (img.width % 8), height: img.height - (img.height % 8) });
     const strength = resolveStrength(options.strength ?? 1, o.steps);
+    this.#checkDecoders(o);
     throwIfAborted(o.signal);
     const fit = (x: RgbaImage) => (x.width === o.width && x.height === o.height ? x : resizeRgba(x, o.width, o.height));
     const gen = new TorchGenerator(o.seed);
@@ -243,8 +247,9 @@ export class StableDiffusion {
   }
 
   /** Decodes scaled latents `[n, C, h, w]` to RGBA float data `[n, 3, 8h, 8w]` in [-1, 1] (host copy). */
-  async decodeLatents(latents: Tensor): Promise<Float32Array> {
-    const decoded = this.device.scope(() => this.vae.decode(scale(latents, 1 / this.configs.vae.scalingFactor)));
+  async decodeLatents(latents: Tensor, decoder: 'vae' | 'taesd' = 'vae'): Promise<Float32Array> {
+    const decoded = this.device.scope(() =>
+      decoder === 'taesd' ? this.#requireTaesd('decoder').decode(latents) : this.vae.decode(scale(latents, 1 / this.configs.vae.scalingFactor)));
     try {
       return await decoded.float32();
     } finally {
@@ -252,8 +257,51 @@ export class StableDiffusion {
     }
   }
 
+  /** The tiny autoencoder for previews / fast decoding, once `loadTaesd` ran. */
+  get taesd(): AutoencoderTiny | null {
+    return this.#taesd;
+  }
+
+  /**
+   * Loads TAESD (diffusers `AutoencoderTiny` weights, e.g. madebyollin/taesd's `diffusion_pytorch_model.safetensors`,
+   * with its parsed `config.json` when available) for `previewEvery` previews and `decoder: 'taesd'`.
+   */
+  async loadTaesd(weights: SafetensorsInput, config?: Record<string, unknown>): Promise<AutoencoderTiny> {
+    const t = await loadTaesd(weights, this.device, this.dtype, config);
+    if (t.cfg.latentChannels !== this.configs.vae.latentChannels) {
+      disposeModule(t);
+      throw new ParameterError('StableDiffusion.loadTaesd', 'weights', `TAESD has ${t.cfg.latentChannels} latent channels, the model ${this.configs.vae.latentChannels}`);
+    }
+    if (this.#taesd) disposeModule(this.#taesd);
+    this.#taesd = t;
+    return t;
+  }
+
+  /** previewEvery / decoder 'taesd' need a loaded TAESD: checked before any GPU work. */
+  #checkDecoders(o: ResolvedOptions): void {
+    if (o.previewEvery !== undefined) this.#requireTaesd('previewEvery');
+    if (o.decoder === 'taesd') this.#requireTaesd('decoder');
+  }
+
+  #requireTaesd(option: string): AutoencoderTiny {
+    if (!this.#taesd) throw new ParameterError('StableDiffusion', option, 'needs a TAESD: call loadTaesd() first');
+    return this.#taesd;
+  }
+
+  /** RGBA preview of latents `[n, C, h, w]` (the first image) through TAESD. */
+  async #preview(latents: Tensor): Promise<RgbaImage> {
+    const taesd = this.#requireTaesd('previewEvery');
+    const img = this.device.scope(() => taesd.decode(latents.shape[0] === 1 ? latents : slice(latents, 0, 0, 1)));
+    try {
+      const [, , h, w] = img.shape as [number, number, number, number];
+      return { width: w, height: h, data: tensorToRgba(await img.float32(), [1, 3, h, w], 0) };
+    } finally {
+      img.dispose();
+    }
+  }
+
   dispose(): void {
-    for (const m of [this.textEncoder, this.unet, this.vae]) disposeModule(m);
+    for (const m of [this.textEncoder, this.unet, this.vae, ...(this.#taesd ? [this.#taesd] : [])]) disposeModule(m);
     if (this.#ownsDevice) this.device.dispose();
   }
 
@@ -297,18 +345,26 @@ export class StableDiffusion {
     let context: Tensor | null = null;
     let latents: Tensor | null = start;
     try {
-      throwIfAborted(o.signal);
+    throwIfAborted(o.signal);
       context = this.encodePrompt(o.prompt, o.negativePrompt, n, o.guidanceScale > 1, o.clipSkip);
       const run = latents;
       latents = null; // denoise owns it now
+      // previews: decoded after the step (x0 estimate where the scheduler gives one), handed to that step's onProgress
+      let preview: RgbaImage | undefined;
+      const every = o.previewEvery;
+      const onLatents: DenoiseOptions['onLatents'] = every === undefined ? undefined : async (x, step, x0) => {
+        const due = (step.index + 1) % every === 0 || step.index === step.totalSteps - 1;
+        preview = due ? await this.#preview(x0 ?? x) : undefined;
+      };
+      const onProgress: DenoiseOptions['onProgress'] = o.onProgress && ((p) => o.onProgress!(preview ? { ...p, preview } : p));
       latents = await denoise({
         device: this.device, unet: this.unet, scheduler: sched, generator: gen, latents: run, timesteps, context,
-        guidanceScale: o.guidanceScale, onProgress: o.onProgress, signal: o.signal, ...hooks,
+        guidanceScale: o.guidanceScale, onProgress, onLatents, signal: o.signal, ...hooks,
       });
       context.dispose();
       context = null;
       const finalLatents = o.returnLatents ? await latents.float32() : null;
-      const data = await this.decodeLatents(latents);
+      const data = await this.decodeLatents(latents, o.decoder);
       const params = {
         prompt: o.prompt, negativePrompt: o.negativePrompt, steps: o.steps, guidanceScale: o.guidanceScale, seed: o.seed,
         scheduler: o.scheduler, width: o.width, height: o.height, ...(o.strength !== undefined ? { strength: o.strength } : {}),
