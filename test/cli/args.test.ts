@@ -50,7 +50,7 @@ describe('parseArgs: valid command lines', () => {
       kind: 'generate',
       args: {
         model, modelIsDemo: false, prompt: 'a cat', negativePrompt: '', steps: 25, guidanceScale: 7.5, scheduler: 'pndm',
-        dtype: 'f32', output: join(dir, 'out.png'), numImages: 1,
+        dtype: 'f32', output: join(dir, 'out.png'), numImages: 1, loras: [], embeddings: [], vae: 'vae',
       },
     });
   });
@@ -113,7 +113,7 @@ describe('parseArgs: each invalid argument is one line and exit code 2', () => {
     ['seed negative', () => gen('--seed=-1'), 'sd-webgpu: --seed must be an integer in 0..18446744073709551615 (got "-1")'],
     ['seed 2^64', () => gen('--seed', '18446744073709551616'), 'sd-webgpu: --seed must be an integer in 0..18446744073709551615 (got "18446744073709551616")'],
     ['seed hex', () => gen('--seed', '0x10'), 'sd-webgpu: --seed must be an integer in 0..18446744073709551615 (got "0x10")'],
-    ['scheduler', () => gen('--scheduler', 'heun'), 'sd-webgpu: --scheduler must be one of ddim, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms (got "heun")'],
+    ['scheduler', () => gen('--scheduler', 'heun'), 'sd-webgpu: --scheduler must be one of ddim, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, lcm (got "heun")'],
     ['width not multiple of 8', () => gen('--width', '100'), 'sd-webgpu: --width must be a multiple of 8 in 64..2048 (got "100")'],
     ['width too small', () => gen('--width', '56'), 'sd-webgpu: --width must be a multiple of 8 in 64..2048 (got "56")'],
     ['height too large', () => gen('--height', '2056'), 'sd-webgpu: --height must be a multiple of 8 in 64..2048 (got "2056")'],

@@ -40,6 +40,22 @@ export interface GenerateArgs {
   dtype: 'f32' | 'f16';
   output: string;
   numImages: number;
+  /** Inpainting mask (with initImage). */
+  mask?: string;
+  /** LoRA files with their scales, merged at load. */
+  loras: { path: string; scale: number }[];
+  /** Textual-inversion files, each with an optional token. */
+  embeddings: { path: string; token?: string }[];
+  /** Overrides the scheduler config's prediction type (SD 2.x 768-v single files). */
+  predictionType?: 'epsilon' | 'v_prediction';
+  clipSkip?: number;
+  /** TAESD folder or .safetensors file. */
+  taesd?: string;
+  /** Final decoder. */
+  vae: 'vae' | 'taesd';
+  /** Preview PNG refreshed during the run (needs taesd). */
+  preview?: string;
+  previewEvery?: number;
 }
 
 export type Command = { kind: 'help'; text: string } | { kind: 'generate'; args: GenerateArgs };
@@ -67,6 +83,15 @@ Options:
                           or the init image's size rounded down to a multiple of 8)
   --init-image PATH       PNG or JPEG to start from (img2img; resized to --width/--height)
   --strength X            img2img: 0 < X <= 1, how much to change the image (default 0.8)
+  --mask PATH             inpainting: white = repaint, black = keep (needs --init-image; strength default 1)
+  --lora FILE[:SCALE]     merge a LoRA (.safetensors, kohya or diffusers) at load; repeatable (scale default 1)
+  --embedding FILE[:TOK]  textual inversion (.safetensors); token default: the file's own or its name; repeatable
+  --clip-skip N           A1111 clip skip: 1 = last text-encoder layer (default), 2 = penultimate, ...
+  --prediction-type T     epsilon or v_prediction (SD 2.x 768-v), overriding the scheduler config
+  --taesd PATH            TAESD (diffusers AutoencoderTiny folder or .safetensors) for previews / --vae taesd
+  --vae NAME              final decoder: vae (default) or taesd (needs --taesd)
+  --preview PATH          PNG refreshed with a TAESD preview during the run (needs --taesd)
+  --preview-every N       preview every N steps (default 5)
   --fp16                  run in half precision where the GPU supports it
   --num-images N          images to generate, 1..${MAX_NUM_IMAGES} (default 1); N > 1 writes OUT-1.png, OUT-2.png, ...
   --output PATH           PNG to write (default out.png); its folder must exist
@@ -77,11 +102,15 @@ Exit codes: 0 success, 1 error while generating, 2 invalid arguments, 130 interr
 
 interface OptionSpec {
   flag?: boolean;
+  /** May be given more than once. */
+  repeat?: boolean;
 }
 
 const OPTIONS: Record<string, OptionSpec> = {
   model: {}, prompt: {}, 'negative-prompt': {}, steps: {}, guidance: {}, seed: {}, scheduler: {}, width: {}, height: {},
   'init-image': {}, strength: {}, fp16: { flag: true }, 'num-images': {}, output: {}, help: { flag: true },
+  mask: {}, lora: { repeat: true }, embedding: { repeat: true }, 'clip-skip': {}, 'prediction-type': {}, taesd: {}, vae: {},
+  preview: {}, 'preview-every': {},
 };
 
 const INT_RE = /^\d+$/;
@@ -103,9 +132,14 @@ function side(name: string, v: string): number {
   return n;
 }
 
-/** Splits argv into option values; rejects unknown, repeated and value-less options and stray positionals. */
+/** A repeatable option's values, in order. */
+const lists = new WeakMap<Map<string, string>, Map<string, string[]>>();
+
+/** Splits argv into option values; rejects unknown, repeated (unless repeatable) and value-less options and stray positionals. */
 function tokenize(argv: readonly string[]): Map<string, string> {
   const values = new Map<string, string>();
+  const many = new Map<string, string[]>();
+  lists.set(values, many);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (options start with --; see --help)`);
@@ -113,7 +147,7 @@ function tokenize(argv: readonly string[]): Map<string, string> {
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const spec = OPTIONS[name];
     if (!Object.hasOwn(OPTIONS, name) || !spec) throw new UsageError(`unknown option --${name} (see --help)`);
-    if (values.has(name)) throw new UsageError(`--${name} given more than once`);
+    if (values.has(name) && !spec.repeat) throw new UsageError(`--${name} given more than once`);
     if (spec.flag) {
       if (eq >= 0) throw new UsageError(`--${name} takes no value ${got(arg.slice(eq + 1))}`);
       values.set(name, '');
@@ -125,6 +159,7 @@ function tokenize(argv: readonly string[]): Map<string, string> {
       values.set(name, next);
       i++;
     }
+    if (spec.repeat) many.set(name, [...(many.get(name) ?? []), values.get(name)!]);
   }
   return values;
 }
@@ -156,20 +191,94 @@ function checkModel(model: string): void {
   }
 }
 
-function checkInitImage(path: string): void {
+function checkInitImage(path: string, option = 'init-image'): void {
   const st = statOrNull(path);
-  if (!st) throw new UsageError(`--init-image ${JSON.stringify(path)} does not exist`);
-  if (!st.isFile()) throw new UsageError(`--init-image ${JSON.stringify(path)} is not a file`);
+  if (!st) throw new UsageError(`--${option} ${JSON.stringify(path)} does not exist`);
+  if (!st.isFile()) throw new UsageError(`--${option} ${JSON.stringify(path)} is not a file`);
   let head: Uint8Array;
   try {
     head = readHead(path);
   } catch (e) {
-    throw new UsageError(`--init-image ${JSON.stringify(path)} cannot be read (${(e as Error).message})`);
+    throw new UsageError(`--${option} ${JSON.stringify(path)} cannot be read (${(e as Error).message})`);
   }
   if (!sniffImageFormat(head)) {
-    throw new UsageError(`--init-image must be a PNG or JPEG file (got ${JSON.stringify(path)}: ${describeBytes(head)})`);
+    throw new UsageError(`--${option} must be a PNG or JPEG file (got ${JSON.stringify(path)}: ${describeBytes(head)})`);
   }
 }
+
+function checkSafetensorsFile(option: string, path: string): void {
+  if (!path.toLowerCase().endsWith('.safetensors')) throw new UsageError(`--${option} must name a .safetensors file ${got(path)}`);
+  if (!statOrNull(path)?.isFile()) throw new UsageError(`--${option} ${JSON.stringify(path)} does not exist`);
+}
+
+/** `FILE.safetensors[:SUFFIX]` → the file and the suffix (paths may contain ':' themselves, e.g. C:\). */
+function splitSuffix(option: string, v: string): { path: string; suffix?: string } {
+  const m = /^(.*\.safetensors)(?::(.*))?$/i.exec(v);
+  if (!m) throw new UsageError(`--${option} must be FILE.safetensors or FILE.safetensors:VALUE ${got(v)}`);
+  return { path: m[1]!, ...(m[2] !== undefined ? { suffix: m[2] } : {}) };
+}
+
+/** The feature options (inpainting, LoRA, embeddings, text encoder, TAESD); checked like the rest. */
+function featureArgs(v: Map<string, string>, initImage: string | undefined): Omit<GenerateArgs, keyof BaseArgs> {
+  const get = (k: string) => v.get(k);
+  const all = (k: string) => lists.get(v)?.get(k) ?? [];
+  const out: Omit<GenerateArgs, keyof BaseArgs> = { loras: [], embeddings: [], vae: 'vae' };
+  const mask = get('mask');
+  if (mask !== undefined) {
+    if (initImage === undefined) throw new UsageError('--mask requires --init-image (the image to repaint)');
+    checkInitImage(mask, 'mask');
+    out.mask = mask;
+  }
+  for (const l of all('lora')) {
+    const { path, suffix } = splitSuffix('lora', l);
+    checkSafetensorsFile('lora', path);
+    const scale = suffix === undefined ? 1 : Number(suffix);
+    if (suffix !== undefined && (!NUM_RE.test(suffix) || !Number.isFinite(scale))) throw new UsageError(`--lora scale must be a number ${got(suffix)}`);
+    out.loras.push({ path, scale });
+  }
+  for (const e of all('embedding')) {
+    const { path, suffix } = splitSuffix('embedding', e);
+    checkSafetensorsFile('embedding', path);
+    if (suffix !== undefined && (suffix === '' || /\s/.test(suffix))) throw new UsageError(`--embedding token must be non-empty without spaces ${got(suffix)}`);
+    out.embeddings.push({ path, ...(suffix !== undefined ? { token: suffix } : {}) });
+  }
+  if (get('clip-skip') !== undefined) out.clipSkip = intIn('clip-skip', get('clip-skip')!, 1, 12);
+  const pt = get('prediction-type');
+  if (pt !== undefined) {
+    if (pt !== 'epsilon' && pt !== 'v_prediction') throw new UsageError(`--prediction-type must be epsilon or v_prediction ${got(pt)}`);
+    out.predictionType = pt;
+  }
+  const taesd = get('taesd');
+  if (taesd !== undefined) {
+    const st = statOrNull(taesd);
+    if (!st) throw new UsageError(`--taesd ${JSON.stringify(taesd)} does not exist`);
+    if (st.isDirectory()) {
+      if (!statOrNull(join(taesd, 'diffusion_pytorch_model.safetensors'))?.isFile()) {
+        throw new UsageError(`--taesd folder ${JSON.stringify(taesd)} has no diffusion_pytorch_model.safetensors`);
+      }
+    } else checkSafetensorsFile('taesd', taesd);
+    out.taesd = taesd;
+  }
+  const vae = get('vae');
+  if (vae !== undefined) {
+    if (vae !== 'vae' && vae !== 'taesd') throw new UsageError(`--vae must be vae or taesd ${got(vae)}`);
+    if (vae === 'taesd' && taesd === undefined) throw new UsageError('--vae taesd needs --taesd PATH');
+    out.vae = vae;
+  }
+  const preview = get('preview');
+  if (preview !== undefined) {
+    if (taesd === undefined) throw new UsageError('--preview needs --taesd PATH (previews are TAESD decodes)');
+    if (!preview.toLowerCase().endsWith('.png')) throw new UsageError(`--preview must be a .png file name ${got(preview)}`);
+    const dir = statOrNull(dirname(resolve(preview)));
+    if (!dir?.isDirectory()) throw new UsageError(`--preview folder ${JSON.stringify(dirname(preview))} does not exist`);
+    out.preview = preview;
+    out.previewEvery = get('preview-every') === undefined ? 5 : intIn('preview-every', get('preview-every')!, 1, 1000);
+  } else if (get('preview-every') !== undefined) throw new UsageError('--preview-every needs --preview PATH');
+  return out;
+}
+
+type BaseArgs = Pick<GenerateArgs, 'model' | 'modelIsDemo' | 'prompt' | 'negativePrompt' | 'steps' | 'guidanceScale' | 'seed'
+  | 'scheduler' | 'width' | 'height' | 'initImage' | 'strength' | 'dtype' | 'output' | 'numImages'>;
 
 function checkOutput(output: string): void {
   if (!output.toLowerCase().endsWith('.png') || basename(output).length <= 4) {
@@ -246,6 +355,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
 
   const args: GenerateArgs = {
     model, modelIsDemo, prompt, negativePrompt, steps, guidanceScale, scheduler, dtype: v.has('fp16') ? 'f16' : 'f32', output, numImages,
+    ...featureArgs(v, initImage),
   };
   if (seed !== undefined) args.seed = seed;
   if (width !== undefined) args.width = width;

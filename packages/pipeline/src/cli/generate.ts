@@ -2,11 +2,11 @@
  * The `sd-webgpu generate` command: arguments → (optional) init image → model → images → PNG files.
  * Model code is imported only after every argument has been checked, and the model is always disposed.
  */
-import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { ImageFormatError, formatParameters } from '../image/index.js';
 import { decodeImage, encodePng } from '../image/node_io.js';
-import type { GenerateOptions, GeneratedImage, Img2ImgOptions, RgbaImage } from '../options.js';
+import type { GenerateOptions, GeneratedImage, Img2ImgOptions, InpaintOptions, RgbaImage } from '../options.js';
 import { type GenerateArgs, UsageError, img2imgSize, parseArgs } from './args.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import { outputPaths, writeFilesAtomic } from './write.js';
@@ -15,10 +15,20 @@ import { outputPaths, writeFilesAtomic } from './write.js';
 export interface CliModel {
   txt2img(o: GenerateOptions): Promise<GeneratedImage[]>;
   img2img(o: Img2ImgOptions): Promise<GeneratedImage[]>;
+  inpaint?(o: InpaintOptions): Promise<GeneratedImage[]>;
+  /** TAESD weights (and parsed config.json) for previews and --vae taesd. */
+  loadTaesd?(weights: string, config?: Record<string, unknown>): Promise<unknown>;
   dispose(): void;
 }
 
-export type ModelLoader = (source: string, opts: { dtype: 'f32' | 'f16' }) => Promise<CliModel>;
+export interface CliLoadOptions {
+  dtype: 'f32' | 'f16';
+  loras?: { source: string; scale: number }[];
+  embeddings?: { source: string; token?: string }[];
+  configs?: { scheduler?: Record<string, unknown> };
+}
+
+export type ModelLoader = (source: string, opts: CliLoadOptions) => Promise<CliModel>;
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -35,8 +45,29 @@ export const EXIT = { ok: 0, error: 1, usage: 2, interrupted: 130 } as const;
 /** Loads StableDiffusion on first use, so argument errors never pay for importing the model code. */
 export const loadStableDiffusion: ModelLoader = async (source, opts) => {
   const { StableDiffusion } = await import('../stable_diffusion.js');
-  return StableDiffusion.load(source, opts);
+  const { openCheckpoint } = await import('@sd-webgpu/models');
+  let configs = opts.configs;
+  if (configs?.scheduler) {
+    // a prediction-type override goes on top of the checkpoint's own scheduler config
+    const ckpt = await openCheckpoint(source);
+    try {
+      configs = { scheduler: { ...(ckpt.configs().scheduler ?? {}), ...configs.scheduler } };
+    } finally {
+      await ckpt.close();
+    }
+  }
+  return StableDiffusion.load(source, { ...opts, ...(configs ? { configs } : {}) });
 };
+
+/** A TAESD folder (config.json + weights) or weights file → what `loadTaesd` takes. */
+function taesdFiles(path: string): { weights: string; config?: Record<string, unknown> } {
+  if (!statSync(path).isDirectory()) return { weights: path };
+  const cfg = join(path, 'config.json');
+  return {
+    weights: join(path, 'diffusion_pytorch_model.safetensors'),
+    ...(existsSync(cfg) ? { config: JSON.parse(readFileSync(cfg, 'utf8')) as Record<string, unknown> } : {}),
+  };
+}
 
 function randomSeed(): bigint {
   const a = new Uint32Array(1);
@@ -49,12 +80,12 @@ const seedValue = (s: bigint): number | bigint => (s <= BigInt(Number.MAX_SAFE_I
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
-function readInitImage(path: string): RgbaImage {
+function readInitImage(path: string, option = 'init-image'): RgbaImage {
   try {
     return decodeImage(readFileSync(path), { source: path });
   } catch (e) {
-    if (e instanceof ImageFormatError) throw new UsageError(`--init-image: ${e.message}`);
-    throw new UsageError(`--init-image ${JSON.stringify(path)} cannot be read (${(e as Error).message})`);
+    if (e instanceof ImageFormatError) throw new UsageError(`--${option}: ${e.message}`);
+    throw new UsageError(`--${option} ${JSON.stringify(path)} cannot be read (${(e as Error).message})`);
   }
 }
 
@@ -73,6 +104,7 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
       err(`note: resizing --init-image from ${image.width}x${image.height} to ${size.width}x${size.height}`);
     }
   }
+  const mask = args.mask !== undefined ? readInitImage(args.mask, 'mask') : undefined;
   const seed = args.seed ?? randomSeed();
   if (args.seed === undefined) err(`seed: ${seed} (random)`);
   if (args.modelIsDemo) {
@@ -84,8 +116,18 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
   // 2. load
   const t0 = now();
   err(`loading ${args.model}${args.dtype === 'f16' ? ' (fp16)' : ''}...`);
-  const model = await load(args.model, { dtype: args.dtype });
+  const model = await load(args.model, {
+    dtype: args.dtype,
+    ...(args.loras.length ? { loras: args.loras.map((l) => ({ source: l.path, scale: l.scale })) } : {}),
+    ...(args.embeddings.length ? { embeddings: args.embeddings.map((e) => ({ source: e.path, ...(e.token ? { token: e.token } : {}) })) } : {}),
+    ...(args.predictionType ? { configs: { scheduler: { prediction_type: args.predictionType } } } : {}),
+  });
   try {
+    if (args.taesd !== undefined) {
+      if (!model.loadTaesd) throw new UsageError('--taesd: this model cannot load TAESD');
+      const t = taesdFiles(args.taesd);
+      await model.loadTaesd(t.weights, t.config);
+    }
     err(`loaded in ${seconds(now() - t0)}`);
 
     // 3. generate
@@ -98,7 +140,13 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
       seed: seedValue(seed),
       scheduler: args.scheduler,
       numImages: args.numImages,
-      onProgress: (p) => bar.update(p.step, p.totalSteps),
+      onProgress: (p) => {
+        if (p.preview && args.preview) writeFilesAtomic([{ path: args.preview, data: encodePng(p.preview) }]);
+        bar.update(p.step, p.totalSteps);
+      },
+      ...(args.clipSkip !== undefined ? { clipSkip: args.clipSkip } : {}),
+      ...(args.previewEvery !== undefined ? { previewEvery: args.previewEvery } : {}),
+      ...(args.vae === 'taesd' ? { decoder: 'taesd' as const } : {}),
       ...(size.width !== undefined ? { width: size.width } : {}),
       ...(size.height !== undefined ? { height: size.height } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
@@ -106,10 +154,12 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
     const t1 = now();
     bar.start();
     let images: GeneratedImage[];
+    const strength = args.strength !== undefined ? { strength: args.strength } : {};
     try {
-      images = image
-        ? await model.img2img({ ...options, image, ...(args.strength !== undefined ? { strength: args.strength } : {}) })
-        : await model.txt2img(options);
+      if (image && mask) {
+        if (!model.inpaint) throw new UsageError('--mask: this model cannot inpaint');
+        images = await model.inpaint({ ...options, image, mask, ...strength });
+      } else images = image ? await model.img2img({ ...options, image, ...strength }) : await model.txt2img(options);
     } finally {
       bar.finish();
     }
