@@ -22,6 +22,12 @@ export interface DeviceOptions {
   maxStorageBufferBindingSize?: number;
   /** Cap of the buffer pool's free lists in bytes. */
   maxFreeBytes?: number;
+  /**
+   * 'adapter' (default) requests the adapter's own memory and workgroup limits; 'default' requests no raised limit at
+   * all, so the device runs inside WebGPU's default limits (128 MiB per storage binding, 256 MiB per buffer, 16 KiB of
+   * workgroup memory, 256 invocations per workgroup) as on the most constrained browsers.
+   */
+  limits?: 'adapter' | 'default';
   /** Flags passed to Dawn's `create()` in Node (e.g. `enable-dawn-features=vulkan_enable_f16_on_nvidia`). */
   dawnFlags?: string[];
   /** Auto-submit after this many dispatches (bounds a batch's uniform memory); default 2048. */
@@ -132,7 +138,7 @@ export class Device {
     const a = adapter.limits;
     const gpuDevice = await adapter.requestDevice({
       requiredFeatures,
-      requiredLimits: {
+      requiredLimits: opts.limits === 'default' ? {} : {
         maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
         maxBufferSize: a.maxBufferSize,
         maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
@@ -155,6 +161,11 @@ export class Device {
 
   poolStats(): PoolStats {
     return this.pool.stats;
+  }
+
+  /** Bytes of the largest storage binding any dispatch has used (checked against `limits.maxStorageBufferBindingSize`). */
+  get largestBindingBytes(): number {
+    return this.#recorder.largestBinding;
   }
 
   /** Whether tensors of `dtype` can be created here. */
