@@ -184,12 +184,15 @@ export class Device {
 
   // --- tensors ---
 
-  /** An uninitialised tensor from the pool (for kernel outputs). */
-  empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  /**
+   * An uninitialised tensor from the pool (for kernel outputs). `exact`: a buffer of exactly the tensor's size (no
+   * bucket rounding, never pooled), for long-lived tensors such as weights derived at load time.
+   */
+  empty(shape: readonly number[], dtype: DType = 'f32', opts: { exact?: boolean } = {}): Tensor {
     this.#check();
     if (!this.supports(dtype)) throw new UnsupportedError('empty', `dtype f16 needs the shader-f16 feature`);
     const bytes = numel(shape) * BYTES_PER_ELEMENT[dtype];
-    return new Tensor(new Storage(this, this.pool.acquire(bytes), bytes), shape, dtype);
+    return new Tensor(new Storage(this, this.pool.acquire(bytes, { exact: opts.exact }), bytes), shape, dtype);
   }
 
   /** Uploads host data (`Uint16Array` for f16 is taken as raw f16 bits). */
