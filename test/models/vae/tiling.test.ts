@@ -66,9 +66,27 @@ describe('tiled VAE on the tiny model (forced tile 16 latents = 128 px, overlap 
     const vae = await tinyVae(dev);
     const N = 192;
     const z = dev.tensor(uniform(4 * 24 * 24, 7), [1, 4, 24, 24]);
-    const whole = vae.decode(z);
-    const tiledT = await vae.decodeTiled(z, { tileLatents: 16 });
+    /** Peak pool bytes of `fn` above what was live before it. */
+    const peakOf = async <T>(fn: () => T | Promise<T>): Promise<[T, number]> => {
+      await dev.sync();
+      dev.pool.resetPeak();
+      const before = dev.pool.stats.liveBytes;
+      const out = await fn();
+      await dev.sync();
+      return [out, dev.pool.stats.peakLiveBytes - before];
+    };
+    const [whole, peakWhole] = await peakOf(() => vae.decode(z));
+    const [tiledT, peakTiled] = await peakOf(() => vae.decodeTiled(z, { tileLatents: 16 }));
     expect(tiledT.shape).toEqual([1, 3, N, N]);
+    // GPU memory follows the tile, not the image: the tiled decode peaks at one 16x16 tile's activations (plus
+    // the stitched output), well under the whole image's (24² / 16² = 2.25x the pixels). This is what keeps a
+    // 1024² SD decode inside the default limits: each tile is a 512² decode.
+    const tileZ = dev.tensor(uniform(4 * 16 * 16, 8), [1, 4, 16, 16]);
+    const [tileOut, peakTile] = await peakOf(() => vae.decode(tileZ));
+    console.log(`peak activations: whole ${(peakWhole / 2 ** 20).toFixed(1)} MiB, tiled ${(peakTiled / 2 ** 20).toFixed(1)} MiB, one tile ${(peakTile / 2 ** 20).toFixed(1)} MiB`);
+    expect(peakTiled).toBeLessThan(0.75 * peakWhole);
+    expect(peakTiled).toBeLessThanOrEqual(peakTile + 2 * tiledT.byteLength);
+    for (const t of [tileZ, tileOut]) t.dispose();
     const [a, b] = [await whole.float32(), await tiledT.float32()];
     const scale = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     // Tiles see only their own neighbourhood (GroupNorm statistics and the mid-block attention are per tile), so the
