@@ -34,6 +34,9 @@ export class BullBackend implements GenerationBackend {
     this.queue = new Queue<JobSpec, JobResult>(name, common);
     this.#events = new QueueEvents(name, common);
     this.#producer = new QueueEventsProducer(name, common);
+    // every request in flight waits with its own listeners (waitUntilFinished): no fixed bound applies
+    this.queue.setMaxListeners(0);
+    this.#events.setMaxListeners(0);
   }
 
   /** Resolves once the connections are up (useful before timing or testing). */

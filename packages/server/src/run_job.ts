@@ -13,6 +13,8 @@ export interface JobResult {
   /** The A1111 parameters text of each image. */
   infotexts: string[];
   interrupted: boolean;
+  /** The worker that ran the job (scale-out mode). */
+  worker?: string;
 }
 
 export interface RunHooks {

@@ -59,7 +59,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       },
     });
     log(`job ${job.id}: ${result.interrupted ? 'interrupted' : 'done'}`);
-    return result;
+    return { ...result, worker: name };
   };
 
   const worker = new Worker<JobSpec, JobResult>(queue, processor, {
