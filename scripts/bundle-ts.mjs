@@ -4,7 +4,8 @@
 import { build } from 'esbuild';
 import { resolve } from 'node:path';
 
-export const root = resolve(import.meta.dirname, '..');
+// SD_WEBGPU_ROOT when set (run-ts.mjs sets it): this module may itself be bundled into node_modules/.cache
+export const root = process.env.SD_WEBGPU_ROOT ?? resolve(import.meta.dirname, '..');
 const pkg = (name) => resolve(root, `packages/${name}/src/index.ts`);
 
 /** Writes the bundle of `entry` (relative to the repository root or absolute) to `outfile` (an .mjs path). */
@@ -17,7 +18,7 @@ export async function bundleTs(entry, outfile) {
     format: 'esm',
     target: 'node20',
     sourcemap: 'inline',
-    external: ['webgpu', 'pngjs', 'jpeg-js', 'bullmq', 'ioredis'],
+    external: ['webgpu', 'pngjs', 'jpeg-js', 'bullmq', 'ioredis', 'esbuild'],
     alias: {
       '@sd-webgpu/tensor': pkg('tensor'),
       '@sd-webgpu/kernels': pkg('kernels'),
