@@ -16,20 +16,20 @@ function counting() {
   return { calls, forward: (x: Tensor, t: number, ctx: Tensor) => (calls.push([...x.shape]), sd.unet.forward(x, t, ctx)) };
 }
 
-function setup(guidanceScale: number) {
+async function setup(guidanceScale: number) {
   const dev = sd.device;
   const sched = createScheduler('ddim', new GpuLatentBackend(dev), sd.configs.scheduler ?? undefined);
   sched.setTimesteps(3);
   const gen = new TorchGenerator(1);
   const latents = dev.tensor(gen.randn([1, 4, 8, 8]), [1, 4, 8, 8], sd.dtype);
-  const context = sd.encodePrompt('a cat', '', 1, guidanceScale > 1);
+  const context = await sd.encodePrompt('a cat', '', 1, guidanceScale > 1);
   return { device: dev, scheduler: sched, generator: gen, latents, context, timesteps: sched.timesteps, guidanceScale };
 }
 
 describe('the public denoising loop', () => {
   it('batches CFG rows, passes the scaled input through the model-input hook, and runs the post-step hook', async () => {
     const unet = counting();
-    const o = setup(7.5);
+    const o = await setup(7.5);
     const seen: number[] = [];
     const after: number[] = [];
     const out = await denoise({
@@ -49,7 +49,7 @@ describe('the public denoising loop', () => {
     await sd.device.sync();
     const live = sd.device.pool.stats.liveBytes;
     const unet = counting();
-    const o = setup(1);
+    const o = await setup(1);
     const ctl = new AbortController();
     ctl.abort();
     await expect(denoise({ ...o, unet, signal: ctl.signal })).rejects.toBeInstanceOf(GenerationAbortedError);
@@ -62,7 +62,7 @@ describe('the public denoising loop', () => {
 
   it('stops between steps on an abort without a progress callback (it yields to the event loop each step)', async () => {
     const unet = counting();
-    const o = setup(1);
+    const o = await setup(1);
     const ctl = new AbortController();
     // the abort lands from a macrotask: only a loop that yields between steps can see it before finishing
     const run = denoise({ ...o, unet, signal: ctl.signal });

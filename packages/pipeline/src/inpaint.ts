@@ -30,10 +30,10 @@ function rows(x: Tensor, n: number): Tensor {
  * Generator draws, in diffusers' order: the init image's VAE sample (4-channel, or strength < 1), the start noise,
  * then the masked image's VAE sample (always: diffusers computes it even when a 4-channel UNet ignores it).
  */
-export function planInpaint(
-  sd: StableDiffusion, o: ResolvedOptions, a: { image: RgbaImage; mask: RgbaImage; strength: number },
+export async function planInpaint(
+  sd: StableDiffusion, o: ResolvedOptions, a: { image: RgbaImage; mask: RgbaImage; strength: number; tiling: boolean },
   sched: Scheduler<Tensor>, gen: TorchGenerator, timesteps: readonly number[],
-): InpaintPlan {
+): Promise<InpaintPlan> {
   const dev = sd.device;
   const C = sd.configs.vae.latentChannels;
   const unetIn = sd.configs.unet.inChannels;
@@ -45,6 +45,7 @@ export function planInpaint(
   const [h, w] = [H / 8, W / 8];
   const n = o.numImages;
   const strengthMax = a.strength === 1;
+  const tiling = a.tiling;
   const pixels = rgbaToTensorData(a.image);
   const bits = binarizeMask(a.mask);
   const owned: Tensor[] = [];
@@ -53,7 +54,7 @@ export function planInpaint(
     // 1. image latents (the blend needs them; a 9-channel run only to start from a partly noised image)
     let imageLatents: Tensor | null = null;
     if (!nine || !strengthMax) {
-      const one = sd.encodePixels(pixels, W, H, gen);
+      const one = await sd.encodePixels(pixels, W, H, gen, tiling);
       imageLatents = own(n > 1 ? rows(one, n) : one);
       if (n > 1) one.dispose();
     }
@@ -61,7 +62,7 @@ export function planInpaint(
     const noise = own(dev.tensor(gen.randn([n, C, h, w]), [n, C, h, w], sd.dtype));
     const latents = strengthMax ? scale(noise, sched.initNoiseSigma) : sched.addNoise(imageLatents!, noise, timesteps[0]!);
     // 3. masked-image latents (drawn in every case, as diffusers does)
-    const masked = own(sd.encodePixels(maskPixels(pixels, bits, W, H), W, H, gen));
+    const masked = own(await sd.encodePixels(maskPixels(pixels, bits, W, H), W, H, gen, tiling));
     const m = latentMask(bits, W, H);
     if (nine) {
       const r = o.guidanceScale > 1 ? 2 * n : n;

@@ -9,3 +9,4 @@ export {
 } from './posterior.js';
 export { AutoencoderTiny, TaesdDecoder, TaesdEncoder, type TaesdConfig, taesdDefaults } from './taesd.js';
 export { loadTaesd, parseTaesdConfig } from './taesd_load.js';
+export { type VaeTileOptions, runTiled, tileStarts } from './tiling.js';

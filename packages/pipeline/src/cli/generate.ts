@@ -26,6 +26,7 @@ export interface CliLoadOptions {
   loras?: { source: string; scale: number }[];
   embeddings?: { source: string; token?: string }[];
   configs?: { scheduler?: Record<string, unknown> };
+  lowMemory?: boolean;
 }
 
 export type ModelLoader = (source: string, opts: CliLoadOptions) => Promise<CliModel>;
@@ -118,6 +119,7 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
   err(`loading ${args.model}${args.dtype === 'f16' ? ' (fp16)' : ''}...`);
   const model = await load(args.model, {
     dtype: args.dtype,
+    ...(args.lowMemory ? { lowMemory: true } : {}),
     ...(args.loras.length ? { loras: args.loras.map((l) => ({ source: l.path, scale: l.scale })) } : {}),
     ...(args.embeddings.length ? { embeddings: args.embeddings.map((e) => ({ source: e.path, ...(e.token ? { token: e.token } : {}) })) } : {}),
     ...(args.predictionType ? { configs: { scheduler: { prediction_type: args.predictionType } } } : {}),
@@ -150,6 +152,7 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
       ...(size.width !== undefined ? { width: size.width } : {}),
       ...(size.height !== undefined ? { height: size.height } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
+      ...(args.vaeTiling !== undefined ? { vaeTiling: args.vaeTiling } : {}),
     };
     const t1 = now();
     bar.start();
@@ -164,6 +167,10 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
       bar.finish();
     }
     err(`generated ${images.length} image${images.length === 1 ? '' : 's'} in ${seconds(now() - t1)}`);
+    for (const [which, dropped] of Object.entries(images[0]?.truncated ?? {})) {
+      const name = which === 'prompt' ? 'the prompt' : 'the negative prompt';
+      err(`warning: ${name} is longer than CLIP's 77 tokens; this part was ignored: ${JSON.stringify(dropped)}`);
+    }
 
     // 4. write, all or nothing
     const paths = outputPaths(args.output, images.length);
