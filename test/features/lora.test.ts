@@ -74,11 +74,12 @@ describe('LoRA merged at load', () => {
     await expect(tryLoad(wrong)).rejects.toThrow(/does not fit the weight \[64, 32, 3, 3\]/);
   });
 
-  it('txt2img with a LoRA (kohya, scale 0.8) matches diffusers', async () => {
+  for (const lowMemory of [false, true]) it(`txt2img with a LoRA (kohya, scale 0.8) matches diffusers${lowMemory ? ' (lowMemory: merged again on reload, twice)' : ''}`, async () => {
     const c = await loadCase('features/lora/lora_txt2img_ddim_10steps_g7.5_seed42_scale0.8');
     const a = c.attrs;
-    const sd = await StableDiffusion.load(TINY_PATHS.folder, { device: await testDevice(), loras: [{ source: lora('tiny_kohya'), scale: a.lora_scale }] });
+    const sd = await StableDiffusion.load(TINY_PATHS.folder, { device: await testDevice(), lowMemory, loras: [{ source: lora('tiny_kohya'), scale: a.lora_scale }] });
     try {
+      for (let run = 0; run < (lowMemory ? 2 : 1); run++) {
       const [img] = await sd.txt2img({
         prompt: a.prompt, negativePrompt: a.negative_prompt, steps: a.steps, guidanceScale: a.guidance, seed: a.seed,
         scheduler: 'ddim', width: a.width, height: a.height, returnLatents: true,
@@ -89,6 +90,7 @@ describe('LoRA merged at load', () => {
       let off = 0;
       for (let p = 0; p < 64 * 64; p++) for (let ch = 0; ch < 3; ch++) if (Math.abs(img!.data[4 * p + ch]! - ref[3 * p + ch]!) > 1) off++;
       expect(off).toBeLessThanOrEqual(20);
+      }
     } finally {
       sd.dispose();
     }

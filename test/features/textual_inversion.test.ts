@@ -42,6 +42,22 @@ describe('textual inversion (diffusers load_textual_inversion)', () => {
     expectClose(got, c.outputs.last_hidden_state!.data as Float32Array, { atol: 1e-4 }, 'last_hidden_state');
   });
 
+  it('lowMemory: the reloaded text encoder gets the embeddings again', async () => {
+    const lm = await StableDiffusion.load(TINY_PATHS.folder, { device: sd.device, lowMemory: true, embeddings: [{ source: CAT }, { source: STYLE, token: '<style>' }] });
+    try {
+      const prompt = (c.attrs.prompts as string[])[2]!;
+      const want = await sd.encodePrompt(prompt, '', 1, false);
+      for (let run = 0; run < 2; run++) {
+        const got = await lm.encodePrompt(prompt, '', 1, false);
+        expect(Array.from(await got.float32())).toEqual(Array.from(await want.float32()));
+        got.dispose();
+      }
+      want.dispose();
+    } finally {
+      lm.dispose();
+    }
+  });
+
   it('rejects a token already in the vocabulary, a wrong width, and an emb_params file without a token', async () => {
     await expect(sd.loadEmbedding({ source: CAT })).rejects.toBeInstanceOf(ParameterError);
     await expect(sd.loadEmbedding({ source: CAT, token: 'cat' })).rejects.toThrow(/already in the vocabulary/);
