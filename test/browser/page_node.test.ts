@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildBrowser } from '../../scripts/build-browser.mjs';
 import { type FakeCanvas, type FakeElement, type FakeInput, type FakeProgress, installFakeDom } from './fake_dom';
+import { SCHEDULER_NAMES } from '@sd-webgpu/pipeline';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TINY = join(ROOT, 'test/fixtures/models/tiny-sd');
@@ -54,7 +55,7 @@ describe('demo page script, built, on a fake DOM', () => {
 
   it('starts with a WebGPU device and every sampler listed', async () => {
     expect(await until(['ready', 'no-webgpu', 'error'])).toBe('ready');
-    expect((el.scheduler as unknown as { options: unknown[] }).options).toHaveLength(7);
+    expect((el.scheduler as unknown as { options: unknown[] }).options).toHaveLength(SCHEDULER_NAMES.length);
     expect(el.generate!.disabled).toBe(true); // nothing loaded yet
     expect(el['model-folder']!.disabled).toBe(false);
   });
