@@ -100,7 +100,7 @@ describe('A1111 HTTP API', () => {
   it('lists samplers and the model; 404 and 405 for unknown routes and methods', async () => {
     const { call } = await start();
     const samplers = await (await call('/sdapi/v1/samplers')).json();
-    expect(samplers.map((s: { name: string }) => s.name)).toEqual(['DDIM', 'PLMS', 'Euler', 'Euler a', 'DPM++ 2M', 'DPM++ 2M Karras', 'LMS']);
+    expect(samplers.map((s: { name: string }) => s.name)).toEqual(['DDIM', 'PLMS', 'Euler', 'Euler a', 'DPM++ 2M', 'DPM++ 2M Karras', 'LMS', 'LCM']);
     expect(await (await call('/sdapi/v1/sd-models')).json()).toEqual([{ title: 'tiny', model_name: 'tiny', hash: null, sha256: null, filename: '/m/tiny', config: null }]);
     expect((await call('/sdapi/v1/nope')).status).toBe(404);
     const wrong = await call('/sdapi/v1/txt2img');
