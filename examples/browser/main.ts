@@ -8,6 +8,7 @@ import {
   type GeneratedImage, SAMPLER_DISPLAY_NAMES, SCHEDULER_NAMES, type SchedulerName, StableDiffusion, formatParameters,
 } from '@sd-webgpu/pipeline';
 import { Device, ParameterError } from '@sd-webgpu/tensor';
+import { type ExtraInputs, inpaintInputs, loadTaesdFile, loraSpecs } from './extras';
 import { type PickedModel, bundledVocabUrl, fileSource, folderSource, formatBytes, tokenizerFor } from './model_source';
 
 /** Page states, mirrored on `<body data-state>` (for styling and for the headless test). */
@@ -37,6 +38,13 @@ const ui = {
   canvas: element('output', HTMLCanvasElement),
   download: element('download', HTMLAnchorElement),
   parameters: element('parameters', HTMLDivElement),
+};
+const extras: ExtraInputs = {
+  loraFiles: element('lora-files', HTMLInputElement),
+  loraScale: element('lora-scale', HTMLInputElement),
+  initImage: element('init-image', HTMLInputElement),
+  maskImage: element('mask-image', HTMLInputElement),
+  taesdFile: element('taesd-file', HTMLInputElement),
 };
 
 let device: Device | null = null;
@@ -83,7 +91,9 @@ async function loadModel(next: PickedModel): Promise<void> {
   try {
     // The folder's own tokenizer/ files win; otherwise the vocabulary copied next to the bundle.
     const tokenizer = await tokenizerFor(next, defaultTokenizer);
-    model = await StableDiffusion.load(next.source, { device, dtype, ...(tokenizer ? { tokenizer } : {}) });
+    const loras = loraSpecs(extras);
+    model = await StableDiffusion.load(next.source, { device, dtype, loras, ...(tokenizer ? { tokenizer } : {}) });
+    await loadTaesdFile(extras, model);
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     const vocab = next.hasTokenizer ? "the folder's tokenizer" : 'the bundled CLIP vocabulary';
     setState('loaded', `loaded ${next.label} in ${seconds}s (${model.dtype}, ${vocab})`);
@@ -113,13 +123,18 @@ function readGuidance(): number {
   return v;
 }
 
-function show(image: GeneratedImage): void {
+/** Draws RGBA pixels on the canvas (the result, or a TAESD preview during the run). */
+function draw(image: { width: number; height: number; data: Uint8Array | Uint8ClampedArray }): void {
   ui.canvas.width = image.width;
   ui.canvas.height = image.height;
   const ctx = ui.canvas.getContext('2d');
   if (!ctx) throw new Error('canvas: no 2d context');
   // ImageData wants its own ArrayBuffer-backed array; the result's bytes are copied once.
   ctx.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
+}
+
+function show(image: GeneratedImage): void {
+  draw(image);
   const text = formatParameters(image.params);
   ui.parameters.textContent = text;
   ui.canvas.toBlob((blob) => {
@@ -151,7 +166,8 @@ async function generate(): Promise<void> {
   setState('generating', `step 0/${steps}`);
   const t0 = performance.now();
   try {
-    const [image] = await model.txt2img({
+    const inpaint = await inpaintInputs(extras);
+    const options = {
       prompt: ui.prompt.value,
       negativePrompt: ui.negative.value,
       steps,
@@ -159,12 +175,15 @@ async function generate(): Promise<void> {
       scheduler: ui.scheduler.value as SchedulerName,
       ...(seed !== undefined ? { seed } : {}),
       signal: running.signal,
-      onProgress: ({ step, totalSteps }) => {
+      ...(model.taesd ? { previewEvery: 2 } : {}),
+      onProgress: ({ step, totalSteps, preview }: { step: number; totalSteps: number; preview?: Parameters<typeof draw>[0] }) => {
         ui.progress.max = totalSteps;
         ui.progress.value = step;
         ui.status.textContent = `step ${step}/${totalSteps}`;
+        if (preview) draw(preview);
       },
-    });
+    };
+    const [image] = inpaint ? await model.inpaint({ ...options, ...inpaint }) : await model.txt2img(options);
     show(image!);
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     setState('done', `${image!.width}x${image!.height} in ${seconds}s, seed ${image!.seed}`);
@@ -192,6 +211,11 @@ async function start(): Promise<void> {
   ui.f16.addEventListener('change', () => {
     if (picked) void loadModel(picked);
   });
+  for (const input of [extras.loraFiles, extras.loraScale, extras.taesdFile]) {
+    input.addEventListener('change', () => {
+      if (picked) void loadModel(picked);
+    });
+  }
   ui.generate.addEventListener('click', () => void generate());
   ui.stop.addEventListener('click', () => running?.abort());
   window.addEventListener('pagehide', () => {

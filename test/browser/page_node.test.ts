@@ -103,4 +103,37 @@ describe('demo page script, built, on a fake DOM', () => {
     expect(logged).toHaveBeenCalledTimes(3); // the page also logs each error (with its stack) to the console
     logged.mockRestore();
   });
+
+  it('merges picked LoRA files at load and shows TAESD previews on the canvas during the run', async () => {
+    const file = (p: string) => new File([readFileSync(join(ROOT, 'test/fixtures/features', p))], p.split('/').pop()!);
+    const run = async (): Promise<Buffer> => {
+      el.prompt!.value = 'a red apple on a table';
+      el.steps!.value = '3';
+      el.seed!.value = '42';
+      el.scheduler!.value = 'ddim';
+      el.generate!.fire('click');
+      expect(await until(['done', 'error']), el.status!.textContent).toBe('done');
+      return Buffer.from((el.output as FakeCanvas).drawn!.data);
+    };
+    (el['model-folder'] as FakeInput).files = pickFolder(() => true);
+    el['model-folder']!.fire('change');
+    expect(await until(['loaded', 'error']), el.status!.textContent).toBe('loaded');
+    const plain = await run();
+    (el['lora-files'] as FakeInput).files = [file('lora/tiny_kohya.safetensors')];
+    el['lora-scale']!.value = '0.8';
+    el['lora-files']!.fire('change');
+    expect(await until(['loaded', 'error']), el.status!.textContent).toBe('loaded');
+    const withLora = await run();
+    expect(withLora.equals(plain)).toBe(false);
+    (el['taesd-file'] as FakeInput).files = [file('models/tiny-taesd/diffusion_pytorch_model.safetensors')];
+    el['taesd-file']!.fire('change');
+    expect(await until(['loaded', 'error']), el.status!.textContent).toBe('loaded');
+    const canvas = el.output as FakeCanvas;
+    const drawn: Uint8ClampedArray[] = [];
+    const put = canvas.getContext.bind(canvas);
+    canvas.getContext = () => ({ putImageData: (img) => (drawn.push(img.data), put().putImageData(img)) });
+    const final = await run();
+    expect(final.equals(withLora)).toBe(true); // previews do not change the result (the VAE still decodes it)
+    expect(drawn.length).toBe(3); // previews after steps 2 and 3, then the result
+  });
 });
