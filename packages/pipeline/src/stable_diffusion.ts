@@ -1,8 +1,9 @@
 import { Device, ParameterError, type Tensor, UnsupportedError } from '@sd-webgpu/tensor';
 import { concat, mul, linearCombination, scale, slice } from '@sd-webgpu/kernels';
 import {
-  AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
-  type AutoencoderTiny, type ConfigOverrides, type EmbeddingSpec, type SafetensorsInput, loadTaesd, LoraMerge, readEmbedding, type LoraSpec, UNet2DConditionModel, moduleShapes, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
+  AutoencoderKL, type AutoencoderTiny, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ConfigOverrides,
+  type EmbeddingSpec, LoraMerge, type LoraSpec, type ModelConfigs, type SafetensorsInput, UNet2DConditionModel, type WeightStore,
+  disposeModule, loadDefaultTokenizer, loadTaesd, openCheckpoint, readEmbedding, rootScope,
 } from '@sd-webgpu/models';
 import { type DenoiseOptions, denoise, throwIfAborted } from './denoise.js';
 import { GpuLatentBackend } from './gpu_backend.js';
@@ -40,15 +41,6 @@ export interface LoadOptions {
    * ~250 MiB per generation. LoRAs and embeddings are applied again on every reload.
    */
   lowMemory?: boolean;
-}
-
-/** Reads LoRA files against the checkpoint's UNet and text-encoder modules (before any weight is uploaded). */
-async function loadLoras(ckpt: Checkpoint, specs: readonly LoraSpec[]): Promise<LoraMerge> {
-  const modules = {
-    unet: moduleShapes(await ckpt.componentShapes('unet')),
-    text_encoder: moduleShapes(await ckpt.componentShapes('text_encoder')),
-  };
-  return LoraMerge.load(specs, modules);
 }
 
 /** A loaded Stable Diffusion 1.x model: tokenizer, CLIP text encoder, UNet, VAE, scheduler config. */
@@ -127,7 +119,7 @@ export class StableDiffusion {
       const configs = ckpt.configs();
       const files = await ckpt.tokenizerFiles();
       const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
-      const lora = opts.loras?.length ? await loadLoras(ckpt, opts.loras) : null;
+      const lora = opts.loras?.length ? await LoraMerge.forCheckpoint(ckpt, opts.loras) : null;
       for (const c of ['text_encoder', 'unet', 'vae'] as const) {
         loaded.push(await ckpt.loadComponent(c, device, dtype, { patch: c === 'vae' ? null : lora?.patch(c) }));
       }

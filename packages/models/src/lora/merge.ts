@@ -7,7 +7,8 @@
 import { type SafetensorsInput, openSafetensors } from '../safetensors/open.js';
 import type { WeightPatch } from '../weights/upload.js';
 import { LoraError } from './errors.js';
-import { type LoraComponent, type LoraUpdate, type ModuleTable, parseLoraKeys } from './parse.js';
+import type { Checkpoint } from '../checkpoint/types.js';
+import { type LoraComponent, type LoraUpdate, type ModuleTable, moduleShapes, parseLoraKeys } from './parse.js';
 
 /** A LoRA file and the strength to merge it with. */
 export interface LoraSpec {
@@ -55,6 +56,15 @@ export class LoraMerge {
       }
     }
     return m;
+  }
+
+  /** Reads LoRA files against a checkpoint's UNet and text-encoder modules (before any weight is uploaded). */
+  static async forCheckpoint(ckpt: Checkpoint, specs: readonly LoraSpec[]): Promise<LoraMerge> {
+    const modules = {
+      unet: moduleShapes(await ckpt.componentShapes('unet')),
+      text_encoder: moduleShapes(await ckpt.componentShapes('text_encoder')),
+    };
+    return LoraMerge.load(specs, modules);
   }
 
   /** The patch for one component's upload (null when no LoRA touches it). */
