@@ -9,7 +9,7 @@ import { resizeRgba } from './image/resize.js';
 import { checkRgbaImage } from './image/rgba.js';
 import { rgbaToTensorData, tensorToRgba } from './image/tensor.js';
 import {
-  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, checkOptionsObject, resolveOptions, resolveStrength,
+  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, autoVaeTiling, checkOptionsObject, resolveOptions, resolveStrength,
 } from './options.js';
 import { TorchGenerator } from './rng/index.js';
 import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers/index.js';
@@ -220,10 +220,9 @@ export class StableDiffusion {
     }
   }
 
-  /** Whether to tile the VAE for an image of w × h pixels: the option, else when it exceeds one tile on a side. */
+  /** Whether to tile the VAE for an image of w × h pixels: the option, else `autoVaeTiling`. */
   #tiling(o: ResolvedOptions): boolean {
-    const tile = this.vae.tileLatents * this.vae.downscale;
-    return o.vaeTiling ?? (o.width > tile || o.height > tile);
+    return o.vaeTiling ?? autoVaeTiling(o.width, o.height, this.vae.tileLatents * this.vae.downscale);
   }
 
   #defaultSize(): { width: number; height: number } {

@@ -71,7 +71,7 @@ Options:
   --init-image PATH       PNG or JPEG to start from (img2img; resized to --width/--height)
   --strength X            img2img: 0 < X <= 1, how much to change the image (default 0.8)
   --fp16                  run in half precision where the GPU supports it
-  --vae-tiling on|off     decode/encode in 512 px tiles (default: on above 512 px)
+  --vae-tiling on|off     decode/encode in 512 px tiles (default: on when a side exceeds 512 px and one tile)
   --low-memory            free the text encoder after encoding, load no VAE encoder for txt2img
   --num-images N          images to generate, 1..${MAX_NUM_IMAGES} (default 1); N > 1 writes OUT-1.png, OUT-2.png, ...
   --output PATH           PNG to write (default out.png); its folder must exist
