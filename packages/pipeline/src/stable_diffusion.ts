@@ -1,7 +1,7 @@
 import { Device, type Tensor } from '@sd-webgpu/tensor';
 import { concat, mul, linearCombination, scale, slice } from '@sd-webgpu/kernels';
 import {
-  AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
+  AutoencoderKL, COMPONENTS, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
   type ConfigOverrides, UNet2DConditionModel, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
 } from '@sd-webgpu/models';
 import { GpuLatentBackend } from './gpu_backend.js';
@@ -51,23 +51,28 @@ export class StableDiffusion {
     this.#ownsDevice = ownsDevice;
   }
 
-  /** Loads a diffusers folder, a single .safetensors file (Node paths), or browser Files/URLs. */
+  /**
+   * Loads a diffusers folder, a single .safetensors file (Node paths), or browser Files/URLs. Every component's file
+   * is opened and its header checked first, before a device is created or any weight is uploaded.
+   */
   static async load(source: CheckpointSource, opts: LoadOptions = {}): Promise<StableDiffusion> {
-    const device = opts.device ?? (await Device.create());
-    const dtype = device.floatType(opts.dtype ?? 'f32');
     let ckpt: Checkpoint | null = null;
+    let device: Device | null = null;
     const loaded: WeightStore[] = [];
     try {
       ckpt = await openCheckpoint(source, { configs: opts.configs });
       const configs = ckpt.configs();
+      for (const c of COMPONENTS) await ckpt.componentShapes(c); // parses and checks each header, maps every key
       const files = await ckpt.tokenizerFiles();
       const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
+      device = opts.device ?? (await Device.create());
+      const dtype = device.floatType(opts.dtype ?? 'f32');
       for (const c of ['text_encoder', 'unet', 'vae'] as const) loaded.push(await ckpt.loadComponent(c, device, dtype));
       const [textEncoder, unet, vae] = loaded as [WeightStore, WeightStore, WeightStore];
       return await StableDiffusion.fromWeights({ device, configs, tokenizer, stores: { textEncoder, unet, vae }, ownsDevice: !opts.device });
     } catch (e) {
       for (const s of loaded) (s.disposeAll ?? s.dispose).call(s); // fromWeights already did for its stores: idempotent
-      if (!opts.device) device.dispose();
+      if (device && !opts.device) device.dispose();
       throw e;
     } finally {
       await ckpt?.close();
@@ -152,9 +157,11 @@ export class StableDiffusion {
     return this.#run({ ...o, strength }, sched, gen, latents, timesteps);
   }
 
+  /** Frees the weights; their GPU memory goes back to the GPU (not to the pool), or the owned device is disposed. */
   dispose(): void {
     for (const m of [this.textEncoder, this.unet, this.vae]) disposeModule(m);
     if (this.#ownsDevice) this.device.dispose();
+    else this.device.trim();
   }
 
   #defaultSize(): { width: number; height: number } {
