@@ -9,7 +9,8 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SdError } from '@sd-webgpu/tensor';
 import { describeBytes, sniffImageFormat } from '../image/node_io.js';
-import type { RgbaImage } from '../options.js';
+import { promptTextProblem } from '../image/parameters.js';
+import { MAX_GUIDANCE_SCALE, type RgbaImage } from '../options.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/index.js';
 
 /** A bad command line. The CLI prints `sd-webgpu: <message>` and exits with `exitCode`. */
@@ -60,7 +61,7 @@ Options:
   --prompt TEXT           what to draw (required)
   --negative-prompt TEXT  what to avoid (default: empty)
   --steps N               denoising steps, 1..1000 (default 25)
-  --guidance X            classifier-free guidance scale >= 0 (default 7.5)
+  --guidance X            classifier-free guidance scale, 0..100 (default 7.5)
   --seed N                0..2^64-1 (default: random, printed)
   --scheduler NAME        ${SCHEDULER_NAMES.join(', ')} (default pndm)
   --width N, --height N   multiples of 8 in 64..2048 (default: the model's size,
@@ -207,12 +208,18 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   const prompt = get('prompt');
   if (prompt === undefined) throw new UsageError('--prompt is required');
   const negativePrompt = get('negative-prompt') ?? '';
+  for (const [flag, field, text] of [['prompt', 'prompt', prompt], ['negative-prompt', 'negativePrompt', negativePrompt]] as const) {
+    const problem = promptTextProblem(field, text);
+    if (problem) throw new UsageError(`--${flag} ${problem}`);
+  }
   const steps = get('steps') === undefined ? 25 : intIn('steps', get('steps')!, 1, 1000);
   let guidanceScale = 7.5;
   if (get('guidance') !== undefined) {
     const g = get('guidance')!;
     guidanceScale = Number(g);
-    if (!NUM_RE.test(g) || !Number.isFinite(guidanceScale) || guidanceScale < 0) throw new UsageError(`--guidance must be a number >= 0 ${got(g)}`);
+    if (!NUM_RE.test(g) || !(guidanceScale >= 0 && guidanceScale <= MAX_GUIDANCE_SCALE)) {
+      throw new UsageError(`--guidance must be a number in 0..${MAX_GUIDANCE_SCALE} ${got(g)}`);
+    }
   }
   let seed: bigint | undefined;
   if (get('seed') !== undefined) {
