@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Device } from '@sd-webgpu/tensor';
 import { SafetensorsFormatError } from '@sd-webgpu/models';
-import { StableDiffusion } from '@sd-webgpu/pipeline';
+import { SchedulerConfigError, StableDiffusion } from '@sd-webgpu/pipeline';
 import { testDevice } from '../helpers/device';
 import { TINY_PATHS } from '../helpers/tiny';
 
@@ -37,6 +37,25 @@ describe('StableDiffusion.load', () => {
     const create = vi.spyOn(Device, 'create');
     try {
       await expect(StableDiffusion.load(broken)).rejects.toBeInstanceOf(SafetensorsFormatError);
+      expect(create).not.toHaveBeenCalled();
+    } finally {
+      create.mockRestore();
+    }
+  });
+
+  it('a scheduler config out of range fails at load, before a device is created', async () => {
+    const bad = join(dir, 'bad-scheduler');
+    cpSync(TINY_PATHS.folder, bad, { recursive: true });
+    const path = join(bad, 'scheduler/scheduler_config.json');
+    const cfg = JSON.parse(readFileSync(path, 'utf8'));
+    const create = vi.spyOn(Device, 'create');
+    try {
+      for (const [field, value] of [['beta_end', 2], ['num_train_timesteps', 1e9]] as const) {
+        writeFileSync(path, JSON.stringify({ ...cfg, [field]: value }));
+        const e = await StableDiffusion.load(bad).then(() => null, (x: unknown) => x);
+        expect(e).toBeInstanceOf(SchedulerConfigError);
+        expect((e as SchedulerConfigError).field).toBe(field);
+      }
       expect(create).not.toHaveBeenCalled();
     } finally {
       create.mockRestore();

@@ -12,7 +12,7 @@ import {
   type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, checkOptionsObject, resolveOptions, resolveStrength,
 } from './options.js';
 import { TorchGenerator } from './rng/index.js';
-import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers/index.js';
+import { type Scheduler, type SchedulerConfigInput, checkSchedulerConfig, createScheduler } from './schedulers/index.js';
 
 export interface LoadOptions {
   /** An existing device (kept alive by the caller); otherwise one is created and owned by the model. */
@@ -62,6 +62,7 @@ export class StableDiffusion {
     try {
       ckpt = await openCheckpoint(source, { configs: opts.configs });
       const configs = ckpt.configs();
+      if (configs.scheduler) checkSchedulerConfig(configs.scheduler);
       for (const c of COMPONENTS) await ckpt.componentShapes(c); // parses and checks each header, maps every key
       const files = await ckpt.tokenizerFiles();
       const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
@@ -94,6 +95,7 @@ export class StableDiffusion {
     const tokenizer = w.tokenizer ?? (await loadDefaultTokenizer());
     const built: object[] = [];
     try {
+      if (configs.scheduler) checkSchedulerConfig(configs.scheduler);
       const textEncoder = new ClipTextModel(rootScope(stores.textEncoder).pp('text_model'), configs.textEncoder);
       built.push(textEncoder);
       const unet = new UNet2DConditionModel(rootScope(stores.unet), configs.unet);
