@@ -125,8 +125,11 @@ const isBeta = (v: unknown): v is number => typeof v === 'number' && v > 0 && v 
 
 /** 10x SD's 1000: a table of `1e9` would allocate gigabytes before the first step. */
 export const MAX_TRAIN_TIMESTEPS = 10_000;
-/** Smallest ᾱ at the last training step: σ_max = sqrt((1-ᾱ)/ᾱ) stays ≤ 1e4 (SD 1.x: ᾱ ≈ 0.0047, σ_max ≈ 14.6). */
-const MIN_FINAL_ALPHA_CUMPROD = 1e-8;
+/**
+ * Smallest ᾱ at the last training step: σ_max = sqrt((1-ᾱ)/ᾱ) stays ≤ 1e6 (SD 1.x: ᾱ ≈ 0.0047, σ_max ≈ 14.6; the
+ * capped cosine schedule: ᾱ ≈ 2.4e-9). Betas near 1 underflow ᾱ to 0, an infinite noise level.
+ */
+const MIN_FINAL_ALPHA_CUMPROD = 1e-12;
 
 /**
  * Fill class defaults for `name` and check every field. Unknown keys (and `_class_name`-style keys) are ignored,
