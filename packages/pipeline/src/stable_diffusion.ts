@@ -4,6 +4,7 @@ import {
   AutoencoderKL, COMPONENTS, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
   type ConfigOverrides, UNet2DConditionModel, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
 } from '@sd-webgpu/models';
+import { FiniteWatch } from './finite_watch.js';
 import { GpuLatentBackend } from './gpu_backend.js';
 import { resizeRgba } from './image/resize.js';
 import { checkRgbaImage } from './image/rgba.js';
@@ -281,6 +282,7 @@ export class StableDiffusion {
     const n = o.numImages;
     let latents = start;
     let context: Tensor | null = null;
+    const watch = new FiniteWatch(dev, timesteps.length);
     try {
       const prompt = await this.#encodePrompt(o, guide);
       context = prompt.emb;
@@ -308,11 +310,13 @@ export class StableDiffusion {
         });
         latents.dispose();
         latents = next;
+        watch.mark(latents, i + 1);
         // Wait for the step on the queue: the event loop runs meanwhile (timers, abort signals, a browser's page).
         await dev.sync();
         if (o.signal?.aborted) throw new GenerationAbortedError();
         o.onProgress?.({ step: i + 1, totalSteps: timesteps.length, timestep: t });
       }
+      await watch.check();
       const finalLatents = o.returnLatents ? await latents.float32() : null;
       const z = latents;
       context.dispose();
@@ -333,6 +337,7 @@ export class StableDiffusion {
       } finally {
         decoded.dispose();
       }
+      watch.checkPixels(data);
       const params = {
         prompt: o.prompt, negativePrompt: o.negativePrompt, steps: o.steps, guidanceScale: o.guidanceScale, seed: o.seed,
         scheduler: o.scheduler, width: o.width, height: o.height, ...(o.strength !== undefined ? { strength: o.strength } : {}),
@@ -344,6 +349,7 @@ export class StableDiffusion {
         ...(prompt.truncated ? { truncated: prompt.truncated } : {}),
       }));
     } finally {
+      watch.dispose();
       context?.dispose();
       if (!latents.disposed) latents.dispose();
       sched.reset();
