@@ -76,6 +76,7 @@ Options:
   --low-memory            free the text encoder after encoding, load no VAE encoder for txt2img
   --num-images N          images to generate, 1..${MAX_NUM_IMAGES} (default 1); N > 1 writes OUT-1.png, OUT-2.png, ...
   --output PATH           PNG to write (default out.png); its folder must exist
+  --verbose               also show the WebGPU runtime's own log lines (Dawn warnings)
   --help                  show this help
 
 Exit codes: 0 success, 1 error while generating, 2 invalid arguments, 130 interrupted.
@@ -87,7 +88,7 @@ interface OptionSpec {
 
 const OPTIONS: Record<string, OptionSpec> = {
   model: {}, prompt: {}, 'negative-prompt': {}, steps: {}, guidance: {}, seed: {}, scheduler: {}, width: {}, height: {},
-  'init-image': {}, strength: {}, fp16: { flag: true }, 'vae-tiling': {}, 'low-memory': { flag: true }, 'num-images': {}, output: {}, help: { flag: true },
+  'init-image': {}, strength: {}, fp16: { flag: true }, 'vae-tiling': {}, 'low-memory': { flag: true }, 'num-images': {}, output: {}, verbose: { flag: true }, help: { flag: true },
 };
 
 const INT_RE = /^\d+$/;
