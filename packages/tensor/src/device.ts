@@ -362,6 +362,16 @@ export class Device {
     return out;
   }
 
+  /**
+   * Submits recorded work and gives every unused pooled buffer back to the GPU (free lists, and weights released since
+   * the last submit); live tensors are untouched. Used when a model is disposed on a device that lives on.
+   */
+  trim(): void {
+    if (this.#disposed || this.#lost) return; // nothing to give back
+    this.#submit();
+    this.pool.trim();
+  }
+
   /** A GPU timer over the work recorded between its begin() and end() (null without timestamp-query). */
   timer(): GpuTimer | null {
     return this.features.timestamps ? new GpuTimer(this, this.#recorder) : null;
