@@ -23,6 +23,11 @@ export interface LoadOptions {
   configs?: ConfigOverrides;
   /** A tokenizer to use instead of the checkpoint's (or the bundled CLIP vocabulary). */
   tokenizer?: ClipTokenizer;
+  /**
+   * Called after each uploaded tensor with the component being loaded (text_encoder, unet, vae in that order) and the
+   * bytes of its weights file(s) read so far and in all.
+   */
+  onProgress?: (p: { component: 'text_encoder' | 'unet' | 'vae'; doneBytes: number; totalBytes: number }) => void;
 }
 
 /** Thrown when an AbortSignal stops a generation between steps. */
@@ -62,7 +67,11 @@ export class StableDiffusion {
       const configs = ckpt.configs();
       const files = await ckpt.tokenizerFiles();
       const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
-      for (const c of ['text_encoder', 'unet', 'vae'] as const) loaded.push(await ckpt.loadComponent(c, device, dtype));
+      for (const c of ['text_encoder', 'unet', 'vae'] as const) {
+        const onProgress = opts.onProgress;
+        const upload = onProgress ? { onProgress: (doneBytes: number, totalBytes: number) => onProgress({ component: c, doneBytes, totalBytes }) } : {};
+        loaded.push(await ckpt.loadComponent(c, device, dtype, upload));
+      }
       const [textEncoder, unet, vae] = loaded as [WeightStore, WeightStore, WeightStore];
       return await StableDiffusion.fromWeights({ device, configs, tokenizer, stores: { textEncoder, unet, vae }, ownsDevice: !opts.device });
     } catch (e) {

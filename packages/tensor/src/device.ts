@@ -1,5 +1,5 @@
 import { type DType, BYTES_PER_ELEMENT } from './dtype.js';
-import { DisposedTensorError, GpuError, ShaderCompileError, UnsupportedError } from './errors.js';
+import { DeviceLostError, DisposedTensorError, GpuError, ShaderCompileError, UnsupportedError } from './errors.js';
 import type { Kernel } from './kernel.js';
 import { debugLog } from './log.js';
 import { PipelineCache } from './pipelines.js';
@@ -74,7 +74,7 @@ export class Device {
   readonly #maxBatch: number;
   readonly #scopes: Set<Tensor>[] = [];
   #disposed = false;
-  #lost = false;
+  #lost: DeviceLostError | null = null;
 
   private constructor(gpu: GPUDevice, adapter: GPUAdapter, handle: unknown, opts: DeviceOptions) {
     this.gpu = gpu;
@@ -109,9 +109,14 @@ export class Device {
       this.#report(new GpuError(`uncaptured WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
     });
     void gpu.lost.then((info) => {
-      this.#lost = true;
-      if (!this.#disposed) this.#report(new GpuError(`device lost (${info.reason}): ${info.message}`));
+      this.#lost = new DeviceLostError(info.reason, info.message);
+      if (!this.#disposed) this.#report(this.#lost);
     });
+  }
+
+  /** The loss, once the GPUDevice is lost (every later call throws it); null while the device works. */
+  get lost(): DeviceLostError | null {
+    return this.#lost;
   }
 
   static async create(opts: DeviceOptions = {}): Promise<Device> {
@@ -350,8 +355,8 @@ export class Device {
   #check(): void {
     if (this.#disposed) throw new DisposedTensorError('Device');
     if (this.#lost) {
-      this.#throwErrors();
-      throw new GpuError('the device was lost: create a new Device');
+      this.#errors.length = 0; // what failed after the loss is its consequence
+      throw this.#lost;
     }
   }
 

@@ -54,6 +54,18 @@ export class GpuError extends SdError {
   }
 }
 
+/**
+ * The GPUDevice was lost (driver reset, out of memory, GPU process crash, or destroyed): every later call on the
+ * Device throws this. `reason` is WebGPU's ('destroyed' or 'unknown'); a new Device is needed to continue.
+ */
+export class DeviceLostError extends GpuError {
+  readonly reason: string;
+  constructor(reason: string, detail: string) {
+    super(`the GPU device was lost (${reason})${detail ? `: ${detail}` : ''}`);
+    this.reason = reason;
+  }
+}
+
 /** A size beyond what the device allows and that no split path handles. */
 export class LimitError extends SdError {
   constructor(op: string, detail: string) {
