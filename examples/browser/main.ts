@@ -42,7 +42,7 @@ function show(state: PageState, message: string): void {
 }
 
 function fail(e: unknown): void {
-  if (device?.lost) return; // onDeviceLost says what happened
+  if (e instanceof DeviceLostError || document.body.dataset.state === 'lost') return; // onDeviceLost said what happened
   const err = e instanceof Error ? e : new Error(String(e));
   console.error(err);
   show('error', `${err.name}: ${err.message}`);
@@ -262,7 +262,8 @@ function onDeviceLost(e: DeviceLostError, lostDevice: Device): void {
   model = null;
   device = null;
   console.warn(e);
-  show('lost', `${e.message}. Make a new GPU device below (or reload the page); if it happens again, choose f32 or a smaller size.`);
+  show('lost', `the GPU device was lost (${e.reason}): make a new GPU device below or reload the page; ` +
+    'if it happens again, choose f32 or a smaller size');
 }
 
 async function makeDevice(): Promise<boolean> {

@@ -117,7 +117,7 @@ describe('demo page in headless chromium', () => {
     // 7. A lost device: a plain message, Generate disabled, and a new device (with the model reloaded) on request.
     await page.evaluate(() => (window as unknown as { sdDemo: { loseDevice(): void } }).sdDemo.loseDevice());
     expect(await waitForState(page, ['lost'], upTo(5_000))).toBe('lost');
-    expect(await statusOf(page)).toMatch(/^the GPU device was lost \(destroyed\).*reload.*f32 or a smaller size/);
+    expect(await statusOf(page)).toBe('the GPU device was lost (destroyed): make a new GPU device below or reload the page; if it happens again, choose f32 or a smaller size');
     expect(await page.isDisabled('#generate')).toBe(true);
     await page.click('#new-device');
     expect(await waitForState(page, ['loaded', 'error'], upTo(15_000))).toBe('loaded');

@@ -178,6 +178,17 @@ describe('sd-webgpu generate (fake model)', () => {
     expect(fs.readdirSync(dir)).toEqual(['model']);
   });
 
+  it('an AbortError that is not our signal (WebGPU cancelling work on a lost device) is an error, not an interrupt', async () => {
+    const calls = newCalls();
+    const loader = fakeLoader(calls, () => {
+      throw new DOMException('', 'AbortError');
+    });
+    const r = await cli(['generate', '--model', model, '--prompt', 'x', '--output', join(dir, 'o.png')], loader, new AbortController().signal);
+    expect(r.code).toBe(EXIT.error);
+    expect(r.stderr).not.toContain('interrupted');
+    expect(r.stderr.trimEnd().split('\n').pop()).toBe('sd-webgpu: AbortError (no message)');
+  });
+
   it('prints a note when the bundled demo model is used', async () => {
     const calls = newCalls();
     const r = await cli(['generate', '--prompt', 'x', '--steps', '1', '--output', join(dir, 'o.png')], fakeLoader(calls));

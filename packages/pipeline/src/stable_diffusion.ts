@@ -9,7 +9,7 @@ import { resizeRgba } from './image/resize.js';
 import { checkRgbaImage } from './image/rgba.js';
 import { rgbaToTensorData, tensorToRgba } from './image/tensor.js';
 import {
-  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, resolveOptions, resolveStrength,
+  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, checkOptionsObject, resolveOptions, resolveStrength,
 } from './options.js';
 import { TorchGenerator } from './rng/index.js';
 import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers/index.js';
@@ -117,6 +117,7 @@ export class StableDiffusion {
   /** Text to image. */
   async txt2img(options: GenerateOptions): Promise<GeneratedImage[]> {
     const o = resolveOptions(options, this.#defaultSize());
+    if (o.signal?.aborted) throw new GenerationAbortedError();
     const gen = new TorchGenerator(o.seed);
     const sched = this.#scheduler(o);
     sched.setTimesteps(o.steps);
@@ -130,10 +131,12 @@ export class StableDiffusion {
 
   /** Image to image: encodes `image`, noises it to the strength's start step, denoises the remaining steps. */
   async img2img(options: Img2ImgOptions): Promise<GeneratedImage[]> {
+    checkOptionsObject(options);
     const img = options.image;
     checkRgbaImage('StableDiffusion.img2img', img);
     const o = resolveOptions(options, { width: img.width - (img.width % 8), height: img.height - (img.height % 8) });
     const strength = resolveStrength(options.strength, o.steps);
+    if (o.signal?.aborted) throw new GenerationAbortedError();
     const input = img.width === o.width && img.height === o.height ? img : resizeRgba(img, o.width, o.height);
     const gen = new TorchGenerator(o.seed);
     const sched = this.#scheduler(o);
@@ -196,7 +199,6 @@ export class StableDiffusion {
       context = this.#encodePrompt(o, guide);
       const ctx = context;
       for (let i = 0; i < timesteps.length; i++) {
-        if (o.signal?.aborted) throw new GenerationAbortedError();
         const t = timesteps[i]!;
         const x = latents;
         // Transient tensors of the step belong to the scope (freed even if the UNet throws); scheduler values are
@@ -219,11 +221,10 @@ export class StableDiffusion {
         });
         latents.dispose();
         latents = next;
-        dev.flush();
-        if (o.onProgress) {
-          await dev.gpu.queue.onSubmittedWorkDone();
-          o.onProgress({ step: i + 1, totalSteps: timesteps.length, timestep: t });
-        }
+        // Wait for the step on the queue: the event loop runs meanwhile (timers, abort signals, a browser's page).
+        await dev.sync();
+        if (o.signal?.aborted) throw new GenerationAbortedError();
+        o.onProgress?.({ step: i + 1, totalSteps: timesteps.length, timestep: t });
       }
       const finalLatents = o.returnLatents ? await latents.float32() : null;
       const z = latents;

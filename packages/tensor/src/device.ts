@@ -1,5 +1,6 @@
 import { type DType, BYTES_PER_ELEMENT } from './dtype.js';
-import { DeviceLostError, DisposedTensorError, GpuError, ShaderCompileError, UnsupportedError } from './errors.js';
+import { type DeviceLostError, DisposedTensorError, GpuOutOfMemoryError, ShaderCompileError, UnsupportedError } from './errors.js';
+import { fromGpuError, fromLost, fromRejection } from './gpu_errors.js';
 import type { Kernel } from './kernel.js';
 import { debugLog } from './log.js';
 import { PipelineCache } from './pipelines.js';
@@ -46,16 +47,29 @@ export interface DeviceFeatures {
   timestamps: boolean;
 }
 
-/** Dawn node objects must stay referenced while their device lives, or Dawn crashes at random. */
-const liveDawn = new Set<unknown>();
-
 const NODE_WEBGPU = 'webgpu';
 
-async function nodeGpu(flags: string[]): Promise<{ gpu: GPU; handle: unknown }> {
-  const mod = (await import(/* @vite-ignore */ NODE_WEBGPU)) as { create(f: string[]): GPU; globals: object };
-  for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-  const gpu = mod.create(flags);
-  return { gpu, handle: gpu };
+/**
+ * One Dawn instance per flag set, for the whole process. Each `create()` opens a Vulkan instance whose file
+ * descriptors and memory Dawn frees only when the garbage collector finds the wrapper, so a fresh instance per Device
+ * leaked one descriptor and ~2.5 MiB per create/dispose cycle. Being referenced here also keeps Dawn's node objects
+ * alive while their devices live (otherwise Dawn crashes at random).
+ */
+const dawnInstances = new Map<string, Promise<GPU>>();
+
+function nodeGpu(flags: string[]): Promise<GPU> {
+  const key = flags.join('\n');
+  let gpu = dawnInstances.get(key);
+  if (!gpu) {
+    gpu = (async () => {
+      const mod = (await import(/* @vite-ignore */ NODE_WEBGPU)) as { create(f: string[]): GPU; globals: object };
+      for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+      return mod.create(flags);
+    })();
+    gpu.catch(() => dawnInstances.delete(key));
+    dawnInstances.set(key, gpu);
+  }
+  return gpu;
 }
 
 /** The WebGPU device with its pool, pipeline cache and command recorder. One per process is typical. */
@@ -68,18 +82,17 @@ export class Device {
   readonly pipelines: PipelineCache;
   readonly #recorder: Recorder;
   readonly #staging: StagingPool;
-  readonly #handle: unknown;
   readonly #errors: Error[] = [];
   readonly #onError?: (e: Error) => void;
   readonly #maxBatch: number;
   readonly #scopes: Set<Tensor>[] = [];
+  /** Removed on dispose, so a GPUDevice wrapper someone still holds no longer references this Device and its pool. */
+  readonly #onUncaptured: (ev: Event) => void;
   #disposed = false;
   #lost: DeviceLostError | null = null;
 
-  private constructor(gpu: GPUDevice, adapter: GPUAdapter, handle: unknown, opts: DeviceOptions) {
+  private constructor(gpu: GPUDevice, adapter: GPUAdapter, opts: DeviceOptions) {
     this.gpu = gpu;
-    this.#handle = handle;
-    if (handle) liveDawn.add(handle);
     const l = gpu.limits;
     this.limits = {
       maxStorageBufferBindingSize: Math.min(l.maxStorageBufferBindingSize, opts.maxStorageBufferBindingSize ?? Infinity),
@@ -105,29 +118,23 @@ export class Device {
     this.pipelines = new PipelineCache(gpu, (e) => this.#report(e));
     this.#recorder = new Recorder(gpu, this.pipelines, this.limits);
     this.#staging = new StagingPool(gpu);
-    gpu.addEventListener('uncapturederror', (ev) => {
-      this.#report(new GpuError(`uncaptured WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
-    });
+    this.#onUncaptured = (ev) => this.#report(fromGpuError((ev as GPUUncapturedErrorEvent).error));
+    gpu.addEventListener('uncapturederror', this.#onUncaptured);
     void gpu.lost.then((info) => {
-      this.#lost = new DeviceLostError(info.reason, info.message);
-      if (!this.#disposed) this.#report(this.#lost);
+      if (this.#disposed) return;
+      this.#lost = fromLost(info);
+      this.#report(this.#lost);
     });
-  }
-
-  /** The loss, once the GPUDevice is lost (every later call throws it); null while the device works. */
-  get lost(): DeviceLostError | null {
-    return this.#lost;
   }
 
   static async create(opts: DeviceOptions = {}): Promise<Device> {
     let gpu = opts.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
-    let handle: unknown = null;
     if (!gpu) {
       if (typeof process === 'undefined' || !process.versions?.node) {
         throw new UnsupportedError('Device.create', 'this environment has no WebGPU (navigator.gpu is missing)');
       }
       const flags = ['disable-dawn-features=timestamp_quantization', ...(opts.dawnFlags ?? [])];
-      ({ gpu, handle } = await nodeGpu(flags));
+      gpu = await nodeGpu(flags);
     }
     const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
     if (!adapter) throw new UnsupportedError('Device.create', 'no WebGPU adapter is available');
@@ -147,7 +154,12 @@ export class Device {
         maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
       },
     });
-    return new Device(gpuDevice, adapter, handle ?? gpu, opts);
+    return new Device(gpuDevice, adapter, opts);
+  }
+
+  /** The loss, once the GPUDevice is lost (every later call throws it); null while the device works. */
+  get lost(): DeviceLostError | null {
+    return this.#lost;
   }
 
   get disposed(): boolean {
@@ -302,8 +314,12 @@ export class Device {
   /** Submits and waits until the GPU is idle; throws any error reported meanwhile. */
   async sync(): Promise<void> {
     this.#submit();
-    await this.gpu.queue.onSubmittedWorkDone();
-    await this.pipelines.settle();
+    try {
+      await this.gpu.queue.onSubmittedWorkDone();
+      await this.pipelines.settle();
+    } catch (e) {
+      throw this.#failure('waiting for the GPU', e);
+    }
     this.#throwErrors();
   }
 
@@ -321,11 +337,11 @@ export class Device {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
       mapped = true;
     } catch (e) {
-      await this.gpu.popErrorScope();
+      await this.gpu.popErrorScope().catch(() => null);
       staging.destroy();
-      await this.pipelines.settle();
-      this.#throwErrors();
-      throw e instanceof Error && 'code' in e ? e : new GpuError(`readback failed: ${(e as Error).message}`);
+      await this.pipelines.settle().catch(() => undefined);
+      if (!this.#disposed) this.#throwErrors();
+      throw this.#failure(`readback of ${bytes} bytes`, e);
     }
     const err = await this.gpu.popErrorScope();
     const out = new Uint8Array(staging.getMappedRange(0, size).slice(0, bytes));
@@ -333,7 +349,7 @@ export class Device {
     this.#staging.release(staging);
     await this.pipelines.settle();
     this.#throwErrors();
-    if (err) throw new GpuError(`readback failed: ${err.message}`);
+    if (err) throw fromGpuError(err);
     return out;
   }
 
@@ -348,16 +364,20 @@ export class Device {
     this.#recorder.destroy();
     this.#staging.destroy();
     this.pool.destroyAll();
+    this.gpu.removeEventListener('uncapturederror', this.#onUncaptured);
     this.gpu.destroy();
-    liveDawn.delete(this.#handle);
   }
 
   #check(): void {
     if (this.#disposed) throw new DisposedTensorError('Device');
     if (this.#lost) {
-      this.#errors.length = 0; // what failed after the loss is its consequence
+      this.#errors.length = 0;
       throw this.#lost;
     }
+  }
+
+  #failure(what: string, e: unknown): Error {
+    return fromRejection(what, e, { disposed: this.#disposed, lost: this.#lost });
   }
 
   #report(e: Error): void {
@@ -365,9 +385,10 @@ export class Device {
     this.#onError?.(e);
   }
 
-  /** Throws the root cause first: a failed compile makes every later command buffer invalid too. */
+  /** Throws the root cause first: a failed compile or allocation makes every later command buffer invalid too. */
   #throwErrors(): void {
-    const e = this.#errors.find((x) => x instanceof ShaderCompileError) ?? this.#errors[0];
+    const e = this.#lost ?? this.#errors.find((x) => x instanceof ShaderCompileError)
+      ?? this.#errors.find((x) => x instanceof GpuOutOfMemoryError) ?? this.#errors[0];
     if (e) {
       this.#errors.length = 0;
       throw e;

@@ -47,22 +47,26 @@ export class ShaderCompileError extends SdError {
   }
 }
 
-/** An uncaptured WebGPU error or a lost device. */
+/** A failure reported by WebGPU (validation, internal error), or GPU work cancelled by `Device.dispose()`. */
 export class GpuError extends SdError {
-  constructor(detail: string) {
-    super('gpu', detail);
+  constructor(detail: string, code = 'gpu') {
+    super(code, detail);
   }
 }
 
-/**
- * The GPUDevice was lost (driver reset, out of memory, GPU process crash, or destroyed): every later call on the
- * Device throws this. `reason` is WebGPU's ('destroyed' or 'unknown'); a new Device is needed to continue.
- */
+/** The GPU device was lost (driver reset, device destroyed, GPU removed): every later use of it throws this. */
 export class DeviceLostError extends GpuError {
   readonly reason: string;
   constructor(reason: string, detail: string) {
-    super(`the GPU device was lost (${reason})${detail ? `: ${detail}` : ''}`);
+    super(`the GPU device was lost (${reason}${detail ? `: ${detail}` : ''}); dispose it, create a new Device and load the model again`, 'device-lost');
     this.reason = reason;
+  }
+}
+
+/** The GPU could not allocate memory. */
+export class GpuOutOfMemoryError extends GpuError {
+  constructor(detail: string) {
+    super(`the GPU ran out of memory (${detail}): use smaller or fewer images, f16 weights, or close other GPU programs`, 'gpu-oom');
   }
 }
 

@@ -125,9 +125,6 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
   }
 }
 
-const isAbort = (e: unknown, signal?: AbortSignal) =>
-  signal?.aborted === true || (e instanceof Error && e.name === 'AbortError');
-
 /**
  * The whole command line: parse, run, report. Never throws; returns the exit code. Errors are printed as one line
  * `sd-webgpu: <message>` (the full message and stack too when SD_WEBGPU_DEBUG is set).
@@ -151,11 +148,12 @@ export async function runCli(
       io.stderr.write(`sd-webgpu: ${e.message}\n`);
       return EXIT.usage;
     }
-    if (isAbort(e, io.signal)) {
+    // Only our own signal means interrupted: WebGPU rejects with DOMException 'AbortError' when the device goes away.
+    if (io.signal?.aborted) {
       io.stderr.write('sd-webgpu: interrupted, nothing written\n');
       return EXIT.interrupted;
     }
-    const message = e instanceof Error ? e.message : String(e);
+    const message = e instanceof Error ? e.message || `${e.name} (no message)` : String(e);
     const [first, ...more] = message.split('\n');
     const hint = more.some((l) => l.trim()) && !env.SD_WEBGPU_DEBUG ? ' (set SD_WEBGPU_DEBUG=1 for details)' : '';
     io.stderr.write(`sd-webgpu: ${first}${hint}\n`);
