@@ -9,11 +9,11 @@ import { type SafetensorsInput, isFloatDtype, openSafetensors } from '@sd-webgpu
 const SKIPPED_PREFIX = 'model_ema.';
 
 /**
- * Channels of the SD 1.x VAE decoder's last up block, the widest activations at full resolution: its ResNet blocks
- * keep about four `[128, H, W]` tensors alive (input, norm output, conv output, skip).
+ * Peak activations of one 512×512 f32 generation: the SD 1.5 VAE decode at full size, measured at 707 MiB with
+ * `npm run bench -- vae` (README, "Measured"); the UNet and text encoder peak far lower. Scales with the pixel count
+ * and the activation dtype.
  */
-const DECODER_CHANNELS = 128;
-const DECODER_LIVE_TENSORS = 4;
+const DECODE_PEAK_512_F32 = 707 * 2 ** 20;
 
 export interface MemoryEstimate {
   weightBytes: number;
@@ -44,6 +44,6 @@ export async function countWeights(files: readonly SafetensorsInput[]): Promise<
 export function estimateMemory(elements: number, dtype: 'f32' | 'f16', width: number, height: number): MemoryEstimate {
   const bytes = dtype === 'f16' ? 2 : 4;
   const weightBytes = elements * bytes;
-  const activationBytes = DECODER_LIVE_TENSORS * DECODER_CHANNELS * width * height * bytes;
+  const activationBytes = Math.round(DECODE_PEAK_512_F32 * ((width * height) / (512 * 512)) * (bytes / 4));
   return { weightBytes, activationBytes, totalBytes: weightBytes + activationBytes };
 }
