@@ -5,7 +5,7 @@
  * where no browser is installed; it checks the page's wiring, not rendering.
  */
 import { createRequire } from 'node:module';
-import { encodePng } from '@sd-webgpu/pipeline/node';
+import { decodePng, encodePng } from '@sd-webgpu/pipeline/node';
 
 type Listener = () => void;
 
@@ -103,6 +103,22 @@ export function installFakeDom(html: string): { elements: Record<string, FakeEle
   g.ImageData = class {
     constructor(readonly data: Uint8ClampedArray, readonly width: number, readonly height: number) {
       if (data.length !== width * height * 4) throw new Error(`ImageData: ${data.length} bytes for ${width}x${height}`);
+    }
+  };
+  // img2img picker: the browser's image decoding, here pngjs (PNG files only).
+  type FakeBitmap = { width: number; height: number; data: Uint8Array | Uint8ClampedArray; close(): void };
+  g.createImageBitmap = async (blob: Blob): Promise<FakeBitmap> => {
+    const img = decodePng(new Uint8Array(await blob.arrayBuffer()));
+    return { ...img, close: () => {} };
+  };
+  g.OffscreenCanvas = class {
+    #drawn: FakeBitmap | null = null;
+    constructor(readonly width: number, readonly height: number) {}
+    getContext() {
+      return {
+        drawImage: (b: FakeBitmap) => (this.#drawn = b),
+        getImageData: () => ({ width: this.width, height: this.height, data: new Uint8ClampedArray(this.#drawn!.data) }),
+      };
     }
   };
   const webgpu = createRequire(import.meta.url)('webgpu') as { create(flags: string[]): GPU; globals: object };

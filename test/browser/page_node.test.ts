@@ -100,6 +100,19 @@ describe('demo page script, built, on a fake DOM', () => {
     }
     // Same vocabulary either way (tiny-sd ships OpenAI's CLIP BPE): same token ids, same GPU work, same bytes.
     expect(images[1]!.equals(images[0]!)).toBe(true);
+
+    // img2img from the downloaded PNG, at the picked strength.
+    const png = await resolveObjectURL((el.download as FakeAnchor).href)!.arrayBuffer();
+    (el['init-image'] as FakeInput).files = [new File([png], 'apple.png')];
+    el['init-image']!.fire('change');
+    await untilStatus(/^img2img from apple\.png \(64x64\)$/);
+    el.strength!.value = '0.5';
+    el.steps!.value = '4';
+    el.generate!.fire('click');
+    expect(await until(['done', 'error']), el.status!.textContent).toBe('done');
+    expect(el.parameters!.textContent).toBe('a red apple on a table\nSteps: 4, Sampler: Euler, CFG scale: 7.5, Seed: 42, Size: 64x64, Denoising strength: 0.5');
+    expect(Buffer.from((el.output as FakeCanvas).drawn!.data).equals(images[0]!)).toBe(false);
+    el['clear-image']!.fire('click');
   });
 
   it('reports bad settings and bad picks in the status line, keeping the loaded model', async () => {
