@@ -3,12 +3,13 @@
  * with WebGPU and the default sampler selected, loads the tiny model from the folder picker (with a memory estimate),
  * generates a 2-step image equal to the Node library's for the same model and seed (within 1/255: two Vulkan
  * drivers, same kernels up to tile choice), shows shader compilation and it/s, downloads a PNG whose `parameters`
- * chunk is the CLI's text, stops a long run at once, reports a bad setting, and recovers from a forced device loss
- * without a reload (the model reloads on the new device). Screenshots before and after generating go to test/browser/screenshots/ (gitignored).
+ * chunk is the CLI's text, stops a long run at once, reports a bad setting, loads a model folder URL, and recovers
+ * from a forced device loss without a reload (the model reloads on the new device). Screenshots before and after
+ * generating go to test/browser/screenshots/ (gitignored).
  *
  * Chromium missing: skipped outside CI, a failure in CI (`.ci/run` installs it). No WebGPU is always a failure.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -76,6 +77,8 @@ describe('demo page in headless chromium', () => {
 
     await buildBrowser({ outdir: join(tmp, 'dist') });
     copyFileSync(join(ROOT, 'examples/browser/index.html'), join(tmp, 'index.html'));
+    mkdirSync(join(tmp, 'models'));
+    symlinkSync(TINY, join(tmp, 'models/tiny-sd'));
     server = await serve(tmp);
     phase('build');
     hp = await openPage(urlOf(server));
@@ -138,7 +141,14 @@ describe('demo page in headless chromium', () => {
     expect(await statusOf(page)).toBe("ParameterError: page: parameter 'steps' must be an integer in 1..1000 (got '0')");
 
     phase('bad setting');
-    // 7. A lost device: a plain message, Generate disabled, and a new device (with the model reloaded) on request.
+    // 7. A diffusers folder URL (served next to the page): the model is replaced; the device's pipelines are reused.
+    await page.fill('#model-url', 'models/tiny-sd/');
+    await page.click('#load-url');
+    expect(await waitForState(page, ['loaded', 'error'], upTo(60_000))).toBe('loaded');
+    expect(await statusOf(page)).toMatch(/^loaded tiny-sd in [\d.]+s \(f32, the folder's tokenizer\)$/);
+    phase('url load');
+
+    // 8. A lost device: a plain message, Generate disabled, and a new device (with the model reloaded) on request.
     await page.evaluate(() => (window as unknown as { sdDemo: { loseDevice(): void } }).sdDemo.loseDevice());
     expect(await waitForState(page, ['lost'], upTo(5_000))).toBe('lost');
     expect(await statusOf(page)).toBe('the GPU device was lost (destroyed): make a new GPU device below or reload the page; if it happens again, choose f32 or a smaller size');
