@@ -105,7 +105,7 @@ async function loadModel(next: PickedModel): Promise<void> {
   show('loading', `reading ${next.label}'s headers...`);
   weightCount = await countWeights(next.weightFiles);
   showMemory();
-  const totalBytes = next.weightBytes ?? weightCount.bytes;
+  const totalBytes = weightCount.bytes; // tensor bytes, as the upload counts them
   ui.progress.max = Math.max(totalBytes, 1);
   ui.progress.value = 0;
   show('loading', `loading ${next.label} (${formatBytes(totalBytes)} of weights, ${dtype})...`);

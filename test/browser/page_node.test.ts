@@ -78,6 +78,9 @@ describe('demo page script, built, on a fake DOM', () => {
       expect(await until(['loaded', 'error']), el.status!.textContent).toBe('loaded');
       expect(el.status!.textContent).toContain(vocab);
       expect(el.memory!.textContent).toMatch(/^tiny-sd needs about [\d.]+ MB of GPU memory/);
+      const loadBar = el.progress as FakeProgress;
+      expect(loadBar.max).toBeGreaterThan(1_000_000);
+      expect(loadBar.value).toBe(loadBar.max); // every weight byte of the three components uploaded
       el.prompt!.value = 'a red apple on a table';
       el.steps!.value = '3';
       el.seed!.value = '42';
