@@ -281,7 +281,7 @@ async function makeDevice(): Promise<boolean> {
   }
   device = dev;
   const info = dev.adapterInfo;
-  ui.f16.checked = ui.f16.checked && dev.features.f16;
+  if (!dev.features.f16) ui.f16.checked = false;
   ui.device.textContent = `${info.vendor || 'unknown vendor'} ${info.architecture || info.description}`.trim() +
     (dev.features.f16 ? '' : ' (no shader-f16: f32 only)');
   return true;
@@ -332,7 +332,9 @@ async function start(): Promise<void> {
     show('no-webgpu', 'This browser has no WebGPU (navigator.gpu is missing). Try a recent Chrome, Edge or Safari.');
     return;
   }
-  if (await makeDevice()) show('ready', 'pick a model folder, a .safetensors checkpoint or a URL');
+  if (!(await makeDevice())) return;
+  ui.f16.checked = device!.features.f16; // f16 by default where the adapter has it (half the memory)
+  show('ready', 'pick a model folder, a .safetensors checkpoint or a URL');
 }
 
 start().catch(fail);
