@@ -108,7 +108,9 @@ describe('demo page in headless chromium', () => {
     expect(await waitForState(page, ['done', 'error'], upTo(120_000))).toBe('done');
     await page.screenshot({ path: join(SHOTS, '2-generated.png') });
     const log = await statusLog(page);
-    expect(log.some((s) => /^compiling shaders \(\d+\/\d+\)/.test(s)), log.join('\n')).toBe(true);
+    // The page stays live while the GPU process compiles: the count moves (polled every 250 ms).
+    const compiling = new Set(log.filter((s) => /^compiling shaders \(\d+\/\d+\)/.test(s)).map((s) => s.split(')')[0]));
+    expect(compiling.size, log.join('\n')).toBeGreaterThanOrEqual(2);
     expect(log.some((s) => /^step 2\/2, [\d.]+ (it\/s|s\/it), ETA/.test(s)), log.join('\n')).toBe(true);
     const px = await canvasPixels(page);
     expect([px.width, px.height]).toEqual([ref.width, ref.height]);
