@@ -25,6 +25,11 @@ export interface LoadOptions {
   /** A tokenizer to use instead of the checkpoint's (or the bundled CLIP vocabulary). */
   tokenizer?: ClipTokenizer;
   /**
+   * Called after each uploaded tensor with the component being loaded (text_encoder, unet, vae in that order) and the
+   * bytes of its weights file(s) read so far and in all.
+   */
+  onProgress?: (p: { component: 'text_encoder' | 'unet' | 'vae'; doneBytes: number; totalBytes: number }) => void;
+  /**
    * Keep less on the GPU: the VAE encoder is freed right after loading (txt2img needs only the decoder) and the text
    * encoder after each prompt encoding; both are loaded again from the checkpoint when a later call needs them
    * (img2img: the VAE encoder, for its encode only). Saves ~300 MiB for SD 1.x in f16 at the cost of re-reading
@@ -92,7 +97,11 @@ export class StableDiffusion {
       const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
       device = opts.device ?? (await Device.create());
       const dtype = device.floatType(opts.dtype ?? 'f32');
-      for (const c of ['text_encoder', 'unet', 'vae'] as const) loaded.push(await ckpt.loadComponent(c, device, dtype));
+      for (const c of ['text_encoder', 'unet', 'vae'] as const) {
+        const onProgress = opts.onProgress;
+        const upload = onProgress ? { onProgress: (doneBytes: number, totalBytes: number) => onProgress({ component: c, doneBytes, totalBytes }) } : {};
+        loaded.push(await ckpt.loadComponent(c, device, dtype, upload));
+      }
       const [textEncoder, unet, vae] = loaded as [WeightStore, WeightStore, WeightStore];
       const sd = await StableDiffusion.fromWeights({ device, configs, tokenizer, stores: { textEncoder, unet, vae }, ownsDevice: !opts.device });
       if (opts.lowMemory) {

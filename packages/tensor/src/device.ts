@@ -163,6 +163,11 @@ export class Device {
     return new Device(gpuDevice, adapter, opts);
   }
 
+  /** The loss, once the GPUDevice is lost (every later call throws it); null while the device works. */
+  get lost(): DeviceLostError | null {
+    return this.#lost;
+  }
+
   get disposed(): boolean {
     return this.#disposed;
   }
