@@ -1,55 +1,51 @@
 /**
- * The page's extras (issue 13): LoRA files merged at load, an init image plus mask for inpainting, and a TAESD file for
- * live previews on the canvas. Kept apart from main.ts so the page's core stays small.
+ * The page's extras (issue 13): LoRA files merged at load, a mask that turns the img2img image into an inpainting
+ * run, and a TAESD file whose previews replace the canvas during a run. Kept apart from main.ts.
  */
 import type { LoraSpec } from '@sd-webgpu/models';
 import type { RgbaImage, StableDiffusion } from '@sd-webgpu/pipeline';
 import { ParameterError } from '@sd-webgpu/tensor';
+import { readImageFile } from './image_input';
 
-export interface ExtraInputs {
-  loraFiles: HTMLInputElement;
-  loraScale: HTMLInputElement;
-  initImage: HTMLInputElement;
-  maskImage: HTMLInputElement;
-  taesdFile: HTMLInputElement;
+function input(id: string): HTMLInputElement {
+  const el = document.getElementById(id);
+  if (!(el instanceof HTMLInputElement)) throw new Error(`index.html: #${id} is missing or not an input`);
+  return el;
 }
 
+export const extras = {
+  loraFiles: input('lora-files'),
+  loraScale: input('lora-scale'),
+  maskImage: input('mask-image'),
+  taesdFile: input('taesd-file'),
+};
+
 /** The picked LoRA files, all with the scale field's value. */
-export function loraSpecs(x: ExtraInputs): LoraSpec[] {
-  const files = [...(x.loraFiles.files ?? [])];
+export function loraSpecs(): LoraSpec[] {
+  const files = [...(extras.loraFiles.files ?? [])];
   if (files.length === 0) return [];
-  const scale = Number(x.loraScale.value);
-  if (x.loraScale.value.trim() === '' || !Number.isFinite(scale)) {
-    throw new ParameterError('page', 'LoRA scale', `must be a number (got '${x.loraScale.value}')`);
+  const scale = Number(extras.loraScale.value);
+  if (extras.loraScale.value.trim() === '' || !Number.isFinite(scale)) {
+    throw new ParameterError('page', 'LoRA scale', `must be a number (got '${extras.loraScale.value}')`);
   }
   return files.map((f) => ({ source: f, scale, name: f.name }));
 }
 
 /** Loads the picked TAESD weights (diffusers AutoencoderTiny .safetensors) into the model, if any. */
-export async function loadTaesdFile(x: ExtraInputs, model: StableDiffusion): Promise<boolean> {
-  const f = x.taesdFile.files?.[0];
-  if (!f) return false;
-  await model.loadTaesd(f);
-  return true;
+export async function loadTaesdFile(model: StableDiffusion): Promise<void> {
+  const f = extras.taesdFile.files?.[0];
+  if (f) await model.loadTaesd(f);
 }
 
-/** Decodes an image file with the browser's decoder to RGBA. */
-export async function readImage(file: File): Promise<RgbaImage> {
-  const bmp = await createImageBitmap(file);
-  const canvas = new OffscreenCanvas(bmp.width, bmp.height);
-  const ctx = canvas.getContext('2d');
-  if (!ctx) throw new Error('OffscreenCanvas: no 2d context');
-  ctx.drawImage(bmp, 0, 0);
-  const { data } = ctx.getImageData(0, 0, bmp.width, bmp.height);
-  bmp.close();
-  return { width: canvas.width, height: canvas.height, data };
+/** The picked inpainting mask, decoded (null when none). */
+export async function readMask(): Promise<RgbaImage | null> {
+  const f = extras.maskImage.files?.[0];
+  return f ? readImageFile(f) : null;
 }
 
-/** Init image and mask when both are picked (the page then inpaints), else null. */
-export async function inpaintInputs(x: ExtraInputs): Promise<{ image: RgbaImage; mask: RgbaImage } | null> {
-  const img = x.initImage.files?.[0];
-  const mask = x.maskImage.files?.[0];
-  if (!img && !mask) return null;
-  if (!img || !mask) throw new ParameterError('page', 'inpainting', 'needs both an image and a mask (white = repaint)');
-  return { image: await readImage(img), mask: await readImage(mask) };
+/** Draws a TAESD preview on the canvas. */
+export function drawPreview(canvas: HTMLCanvasElement, p: RgbaImage): void {
+  canvas.width = p.width;
+  canvas.height = p.height;
+  canvas.getContext('2d')?.putImageData(new ImageData(new Uint8ClampedArray(p.data), p.width, p.height), 0, 0);
 }

@@ -11,3 +11,4 @@ export * from './unet/index.js';
 export * from './vae/index.js';
 export type { Taps } from './unet/index.js';
 export * from './lora/index.js';
+export { briefJson, describeJson } from './json_describe.js';

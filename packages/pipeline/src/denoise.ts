@@ -1,5 +1,6 @@
 import type { Device, Tensor } from '@sd-webgpu/tensor';
 import { concat, linearCombination, slice } from '@sd-webgpu/kernels';
+import { FiniteWatch } from './finite_watch.js';
 import type { ProgressCallback } from './options.js';
 import type { TorchGenerator } from './rng/index.js';
 import type { Scheduler } from './schedulers/index.js';
@@ -74,8 +75,11 @@ export async function denoise(o: DenoiseOptions): Promise<Tensor> {
   const n = o.latents.shape[0]!;
   let latents = o.latents;
   let x0: Tensor | null = null;
+  let watch: FiniteWatch | null = null;
   try {
     throwIfAborted(o.signal);
+    // NaN/Inf in the latents: one tiny flag dispatch per step, read once at the end (NonFiniteError names the step)
+    watch = new FiniteWatch(dev, o.timesteps.length);
     for (let i = 0; i < o.timesteps.length; i++) {
       const t = o.timesteps[i]!;
       const step: StepInfo = { index: i, timestep: t, totalSteps: o.timesteps.length };
@@ -106,6 +110,7 @@ export async function denoise(o: DenoiseOptions): Promise<Tensor> {
         latents = dev.keep(dev.scope(() => o.afterStep!(cur, step)));
         if (latents !== cur && !cur.disposed) cur.dispose();
       }
+      watch.mark(latents, i + 1);
       // Wait for the step on the queue: the event loop runs meanwhile (timers, abort signals, a browser's page);
       // errors the device reported surface here
       await dev.sync();
@@ -116,10 +121,12 @@ export async function denoise(o: DenoiseOptions): Promise<Tensor> {
       o.onProgress?.({ step: i + 1, totalSteps: o.timesteps.length, timestep: t });
       throwIfAborted(o.signal);
     }
+    await watch.check();
     const out = latents;
     latents = null as unknown as Tensor;
     return out;
   } finally {
+    watch?.dispose();
     if (latents && !latents.disposed) latents.dispose();
     x0?.dispose();
     o.scheduler.reset();

@@ -1,11 +1,12 @@
 import { Device, ParameterError, type Tensor, UnsupportedError } from '@sd-webgpu/tensor';
 import { concat, mul, linearCombination, scale, slice } from '@sd-webgpu/kernels';
 import {
-  AutoencoderKL, type AutoencoderTiny, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ConfigOverrides,
-  type EmbeddingSpec, LoraMerge, type LoraSpec, type ModelConfigs, type SafetensorsInput, UNet2DConditionModel, type WeightStore,
-  disposeModule, loadDefaultTokenizer, loadTaesd, openCheckpoint, readEmbedding, rootScope,
+  AutoencoderKL, type AutoencoderTiny, COMPONENTS, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer,
+  type ConfigOverrides, type EmbeddingSpec, LoraMerge, type LoraSpec, type ModelConfigs, type SafetensorsInput, UNet2DConditionModel,
+  type WeightStore, disposeModule, loadDefaultTokenizer, loadTaesd, openCheckpoint, readEmbedding, rootScope,
 } from '@sd-webgpu/models';
 import { type DenoiseOptions, denoise, throwIfAborted } from './denoise.js';
+import { NonFiniteError } from './finite_watch.js';
 import { GpuLatentBackend } from './gpu_backend.js';
 import { planInpaint } from './inpaint.js';
 import { resizeRgba } from './image/resize.js';
@@ -13,10 +14,10 @@ import { checkRgbaImage } from './image/rgba.js';
 import { rgbaToTensorData, tensorToRgba } from './image/tensor.js';
 import {
   type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type InpaintOptions, type ResolvedOptions, type RgbaImage,
-  checkOptionsObject, resolveOptions, resolveStrength,
+  autoVaeTiling, checkOptionsObject, resolveOptions, resolveStrength,
 } from './options.js';
 import { TorchGenerator } from './rng/index.js';
-import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers/index.js';
+import { type Scheduler, type SchedulerConfigInput, checkSchedulerConfig, createScheduler } from './schedulers/index.js';
 
 export interface LoadOptions {
   /** An existing device (kept alive by the caller); otherwise one is created and owned by the model. */
@@ -34,6 +35,11 @@ export interface LoadOptions {
   loras?: readonly LoraSpec[];
   /** Textual-inversion embeddings to add (see `loadEmbedding`), in order. */
   embeddings?: readonly EmbeddingSpec[];
+  /**
+   * Called after each uploaded tensor with the component being loaded (text_encoder, unet, vae in that order) and the
+   * bytes of its weights file(s) read so far and in all.
+   */
+  onProgress?: (p: { component: 'text_encoder' | 'unet' | 'vae'; doneBytes: number; totalBytes: number }) => void;
   /**
    * Keep less on the GPU: the VAE encoder is freed right after loading (txt2img needs only the decoder) and the text
    * encoder after each prompt encoding; both are loaded again from the checkpoint when a later call needs them
@@ -107,28 +113,36 @@ export class StableDiffusion {
     return { token: ti.token, ids };
   }
 
-  /** Loads a diffusers folder, a single .safetensors file (Node paths), or browser Files/URLs. */
+  /**
+   * Loads a diffusers folder, a single .safetensors file (Node paths), or browser Files/URLs. Every component's file
+   * is opened and its header checked first, before a device is created or any weight is uploaded.
+   */
   static async load(source: CheckpointSource, opts: LoadOptions = {}): Promise<StableDiffusion> {
-    const device = opts.device ?? (await Device.create());
-    const dtype = device.floatType(opts.dtype ?? 'f32');
     let ckpt: Checkpoint | null = null;
     let sd: StableDiffusion;
+    let device: Device | null = null;
     const loaded: WeightStore[] = [];
     try {
       ckpt = await openCheckpoint(source, { configs: opts.configs });
       const configs = ckpt.configs();
+      if (configs.scheduler) checkSchedulerConfig(configs.scheduler);
+      for (const c of COMPONENTS) await ckpt.componentShapes(c); // parses and checks each header, maps every key
       const files = await ckpt.tokenizerFiles();
       const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
+      device = opts.device ?? (await Device.create());
+      const dtype = device.floatType(opts.dtype ?? 'f32');
       const lora = opts.loras?.length ? await LoraMerge.forCheckpoint(ckpt, opts.loras) : null;
       for (const c of ['text_encoder', 'unet', 'vae'] as const) {
-        loaded.push(await ckpt.loadComponent(c, device, dtype, { patch: c === 'vae' ? null : lora?.patch(c) }));
+        const onProgress = opts.onProgress;
+        const upload = onProgress ? { onProgress: (doneBytes: number, totalBytes: number) => onProgress({ component: c, doneBytes, totalBytes }) } : {};
+        loaded.push(await ckpt.loadComponent(c, device, dtype, { ...upload, patch: c === 'vae' ? null : lora?.patch(c) }));
       }
       const [textEncoder, unet, vae] = loaded as [WeightStore, WeightStore, WeightStore];
       sd = await StableDiffusion.fromWeights({ device, configs, tokenizer, stores: { textEncoder, unet, vae }, ownsDevice: !opts.device });
       sd.#lora = lora;
     } catch (e) {
       for (const s of loaded) (s.disposeAll ?? s.dispose).call(s); // fromWeights already did for its stores: idempotent
-      if (!opts.device) device.dispose();
+      if (device && !opts.device) device.dispose();
       throw e;
     } finally {
       await ckpt?.close();
@@ -137,11 +151,11 @@ export class StableDiffusion {
       for (const e of opts.embeddings ?? []) await sd.loadEmbedding(e);
       if (opts.lowMemory) {
         sd.#reload = source;
-        sd.#loadOptions = { ...opts, dtype };
+        sd.#loadOptions = { ...opts, dtype: sd.dtype };
         // txt2img decodes only: the encoder half of the VAE goes at once (img2img loads it again for its encode)
         disposeModule(sd.vae.encoder);
         disposeModule(sd.vae.quant_conv);
-        await device.sync();
+        await sd.device.sync();
       }
     } catch (e) {
       sd.dispose();
@@ -165,6 +179,7 @@ export class StableDiffusion {
     const tokenizer = w.tokenizer ?? (await loadDefaultTokenizer());
     const built: object[] = [];
     try {
+      if (configs.scheduler) checkSchedulerConfig(configs.scheduler);
       const textEncoder = new ClipTextModel(rootScope(stores.textEncoder).pp('text_model'), configs.textEncoder);
       built.push(textEncoder);
       const unet = new UNet2DConditionModel(rootScope(stores.unet), configs.unet);
@@ -372,11 +387,13 @@ export class StableDiffusion {
     }
   }
 
+  /** Frees the weights; their GPU memory goes back to the GPU (not to the pool), or the owned device is disposed. */
   dispose(): void {
     for (const m of [this.#textEncoder, this.unet, this.vae, this.#taesd]) if (m) disposeModule(m);
     this.#textEncoder = null;
     this.#taesd = null;
     if (this.#ownsDevice) this.device.dispose();
+    else this.device.trim();
   }
 
   /** lowMemory: loads one component again from the checkpoint (LoRAs merged again) and builds `build` from it. */
@@ -398,10 +415,9 @@ export class StableDiffusion {
     }
   }
 
-  /** Whether to tile the VAE for an image of w × h pixels: the option, else when it exceeds one tile on a side. */
+  /** Whether to tile the VAE for an image of w × h pixels: the option, else `autoVaeTiling`. */
   #tiling(o: ResolvedOptions): boolean {
-    const tile = this.vae.tileLatents * this.vae.downscale;
-    return o.vaeTiling ?? (o.width > tile || o.height > tile);
+    return o.vaeTiling ?? autoVaeTiling(o.width, o.height, this.vae.tileLatents * this.vae.downscale);
   }
 
   /** The text each prompt loses to CLIP's length limit (reported in the results). */
@@ -480,6 +496,7 @@ export class StableDiffusion {
         this.device.pool.trim(); // the UNet's activation buffers are not the sizes the decoder needs
       }
       const data = await this.decodeLatents(latents, o.decoder, this.#tiling(o));
+      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) throw new NonFiniteError(null, timesteps.length);
       const params = {
         prompt: o.prompt, negativePrompt: o.negativePrompt, steps: o.steps, guidanceScale: o.guidanceScale, seed: o.seed,
         scheduler: o.scheduler, width: o.width, height: o.height, ...(o.strength !== undefined ? { strength: o.strength } : {}),
