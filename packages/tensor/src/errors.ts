@@ -26,8 +26,13 @@ export class UnsupportedError extends SdError {
 
 /** A parameter outside its valid range. */
 export class ParameterError extends SdError {
+  /** The function or class that rejected the value, and the option's name there (e.g. 'steps'). */
+  readonly where: string;
+  readonly param: string;
   constructor(where: string, param: string, detail: string) {
     super('parameter', `${where}: parameter '${param}' ${detail}`);
+    this.where = where;
+    this.param = param;
   }
 }
 
