@@ -307,10 +307,9 @@ export class StableDiffusion {
       const finalLatents = o.returnLatents ? await latents.float32() : null;
       const z = latents;
       context.dispose();
-      if (this.lowMemory) {
-        await dev.sync();
-        dev.pool.trim(); // the UNet's activation buffers are not the sizes the decoder needs
-      }
+      // the UNet's free activation buffers are not the sizes the decoder needs: give them back before it allocates
+      await dev.sync();
+      dev.pool.trim();
       const zs = scale(z, 1 / this.configs.vae.scalingFactor);
       let decoded: Tensor;
       try {
