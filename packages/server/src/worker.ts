@@ -70,6 +70,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     autorun: false,
   });
   worker.on('error', (e) => log(`worker error: ${e.message}`));
+  worker.on('failed', (job, e) => log(`job ${job?.id}: failed: ${e.message}`));
+  worker.on('stalled', (id) => log(`job ${id}: stalled (its worker stopped renewing the lock), queued again`));
   const events = new QueueEvents(queue, common);
   events.on(INTERRUPT_EVENT as 'error', ((args: { jobIds?: string }) => {
     for (const id of (args.jobIds ?? '').split(',')) if (id && worker.cancelJob(id, 'interrupted')) log(`job ${id}: interrupt requested`);
