@@ -93,7 +93,7 @@ beforeAll(async () => {
   workers.push(w1, w2);
   sd = model;
   const api = await startCommand(
-    ['serve', '--redis', url, '--queue', QUEUE, '--model', TINY_PATHS.folder, '--port', '0', '--result-ttl', '600'],
+    ['serve', '--redis', url, '--queue', QUEUE, '--model', 'listed-name', '--port', '0', '--result-ttl', '600'],
     /^listening on (http:\/\/\S+)/m,
   );
   serve = api.proc;
@@ -154,6 +154,7 @@ describe.skipIf(REDIS_MISSING)(`sd-webgpu-server over BullMQ with 2 workers${RED
     got.forEach((r, i) => {
       expect(r.status, `${JSON.stringify(r.body).slice(0, 500)}\n${logs()}`).toBe(200);
       expect(r.images, `job ${i} (${JSON.stringify(jobs[i]![1]).slice(0, 80)}) on ${r.info.worker}`).toEqual(expected[i % sets.length]);
+      expect(r.info.sd_model_name).toBe('tiny-sd'); // as the worker reports it
       ids.add(r.info.job_id as string);
       byWorker.set(r.info.worker as string, (byWorker.get(r.info.worker as string) ?? 0) + 1);
     });

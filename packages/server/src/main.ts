@@ -38,7 +38,7 @@ async function main(): Promise<void> {
       await model!.img2img({ prompt: '', steps: 1, strength: 1, seed: 0, image: { width: 64, height: 64, data: new Uint8Array(64 * 64 * 4) } });
     }
     const { startWorker } = await import('./worker.js');
-    const w = await startWorker({ url: args.redis, queue: args.queue, model: model!, lockMs: args.lockMs, log });
+    const w = await startWorker({ url: args.redis, queue: args.queue, model: model!, modelTitle: modelEntry(args.model).title, lockMs: args.lockMs, log });
     closers.unshift(() => w.close());
     process.stdout.write(`worker ${w.name} ready\n`);
     return;
