@@ -15,7 +15,7 @@ export interface GenerateOptions {
   /** Seed of the torch-compatible generator; random when omitted (reported in the result). */
   seed?: number | bigint;
   scheduler?: SchedulerName;
-  /** Multiples of 8 in 64..2048 (default: the UNet's sample size × 8, i.e. 512 for SD 1.x). */
+  /** Multiples of 8 in 8..2048 (default: the UNet's sample size × 8, i.e. 512 for SD 1.x). */
   width?: number;
   height?: number;
   /** Images per prompt, 1..16 (default 1). */
@@ -24,6 +24,12 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Also return the final latents (before VAE decoding) with each image, for inspection and tests. */
   returnLatents?: boolean;
+  /**
+   * Decode (and, for img2img, encode) in overlapping tiles, diffusers' `enable_tiling` (512 px tiles for SD 1.x,
+   * overlap 0.25): bounded GPU memory at any size, small differences near tile borders. Default: on when the image is
+   * larger than one tile on either side (above 512 px for SD 1.x), off otherwise.
+   */
+  vaeTiling?: boolean;
 }
 
 /** An RGBA image, 4 bytes per pixel, row-major. */
@@ -61,6 +67,11 @@ export interface GeneratedImage {
   params: GenerationParams;
   /** The final latents `[4, h/8, w/8]` (only with `returnLatents`). */
   latents?: Float32Array;
+  /**
+   * Present when a prompt was longer than CLIP's 77 tokens (75 after BOS/EOS): the text that was dropped, per prompt
+   * (as diffusers, A1111 without prompt chunking and others do, the rest is ignored).
+   */
+  truncated?: { prompt?: string; negativePrompt?: string };
 }
 
 export interface ResolvedOptions extends GenerationParams {
@@ -68,6 +79,22 @@ export interface ResolvedOptions extends GenerationParams {
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
   returnLatents: boolean;
+  /** undefined: automatic (tiles when the image is larger than one tile). */
+  vaeTiling?: boolean;
+}
+
+/** Image sides the pipeline accepts: multiples of 8 (one latent pixel) in MIN_SIDE..MAX_SIDE. */
+export const MIN_SIDE = 8;
+export const MAX_SIDE = 2048;
+
+/** Why `n` is not a valid image side (naming the nearest valid sizes), or null when it is. */
+export function sideProblem(n: number): string | null {
+  if (Number.isInteger(n) && n >= MIN_SIDE && n <= MAX_SIDE && n % 8 === 0) return null;
+  const rule = `must be a multiple of 8 in ${MIN_SIDE}..${MAX_SIDE}`;
+  if (!Number.isFinite(n)) return `${rule} (got ${n})`;
+  const lo = Math.min(MAX_SIDE, Math.max(MIN_SIDE, Math.floor(n / 8) * 8));
+  const hi = Math.min(MAX_SIDE, Math.max(MIN_SIDE, Math.ceil(n / 8) * 8));
+  return `${rule} (got ${n}; nearest valid: ${lo === hi ? lo : `${lo} or ${hi}`})`;
 }
 
 const where = 'StableDiffusion';
@@ -95,9 +122,9 @@ function float(name: string, v: unknown, lo: number, hi: number): number {
 }
 
 function side(name: string, v: unknown): number {
-  const n = int(name, v, 64, 2048);
-  if (n % 8) throw bad(name, `must be a multiple of 8 (got ${n})`);
-  return n;
+  const problem = typeof v === 'number' ? sideProblem(v) : `must be a multiple of 8 in ${MIN_SIDE}..${MAX_SIDE} (got ${shown(v)})`;
+  if (problem) throw bad(name, problem);
+  return v as number;
 }
 
 function seedOf(v: unknown): number | bigint {
@@ -144,6 +171,10 @@ const OPTIONS = {
   returnLatents: (v: unknown = false) => {
     if (typeof v !== 'boolean') throw bad('returnLatents', `must be a boolean (got ${shown(v)})`);
     return v;
+  },
+  vaeTiling: (v: unknown) => {
+    if (v !== undefined && typeof v !== 'boolean') throw bad('vaeTiling', `must be a boolean (got ${shown(v)})`);
+    return v as boolean | undefined;
   },
 } satisfies { [K in keyof GenerateOptions]?: (v?: unknown) => unknown };
 

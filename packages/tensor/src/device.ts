@@ -23,6 +23,12 @@ export interface DeviceOptions {
   maxStorageBufferBindingSize?: number;
   /** Cap of the buffer pool's free lists in bytes. */
   maxFreeBytes?: number;
+  /**
+   * 'adapter' (default) requests the adapter's own memory and workgroup limits; 'default' requests no raised limit at
+   * all, so the device runs inside WebGPU's default limits (128 MiB per storage binding, 256 MiB per buffer, 16 KiB of
+   * workgroup memory, 256 invocations per workgroup) as on the most constrained browsers.
+   */
+  limits?: 'adapter' | 'default';
   /** Flags passed to Dawn's `create()` in Node (e.g. `enable-dawn-features=vulkan_enable_f16_on_nvidia`). */
   dawnFlags?: string[];
   /** Auto-submit after this many dispatches (bounds a batch's uniform memory); default 2048. */
@@ -144,7 +150,7 @@ export class Device {
     const a = adapter.limits;
     const gpuDevice = await adapter.requestDevice({
       requiredFeatures,
-      requiredLimits: {
+      requiredLimits: opts.limits === 'default' ? {} : {
         maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
         maxBufferSize: a.maxBufferSize,
         maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
@@ -169,6 +175,11 @@ export class Device {
     return this.pool.stats;
   }
 
+  /** Bytes of the largest storage binding any dispatch has used (checked against `limits.maxStorageBufferBindingSize`). */
+  get largestBindingBytes(): number {
+    return this.#recorder.largestBinding;
+  }
+
   /** Whether tensors of `dtype` can be created here. */
   supports(dtype: DType): boolean {
     return dtype !== 'f16' || this.features.f16;
@@ -185,12 +196,15 @@ export class Device {
 
   // --- tensors ---
 
-  /** An uninitialised tensor from the pool (for kernel outputs). */
-  empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  /**
+   * An uninitialised tensor from the pool (for kernel outputs). `exact`: a buffer of exactly the tensor's size (no
+   * bucket rounding, never pooled), for long-lived tensors such as weights derived at load time.
+   */
+  empty(shape: readonly number[], dtype: DType = 'f32', opts: { exact?: boolean } = {}): Tensor {
     this.#check();
     if (!this.supports(dtype)) throw new UnsupportedError('empty', `dtype f16 needs the shader-f16 feature`);
     const bytes = numel(shape) * BYTES_PER_ELEMENT[dtype];
-    return new Tensor(new Storage(this, this.pool.acquire(bytes), bytes), shape, dtype);
+    return new Tensor(new Storage(this, this.pool.acquire(bytes, { exact: opts.exact }), bytes), shape, dtype);
   }
 
   /** Uploads host data (`Uint16Array` for f16 is taken as raw f16 bits). */
