@@ -491,10 +491,9 @@ export class StableDiffusion {
       context.dispose();
       context = null;
       const finalLatents = o.returnLatents ? await latents.float32() : null;
-      if (this.lowMemory) {
-        await this.device.sync();
-        this.device.pool.trim(); // the UNet's activation buffers are not the sizes the decoder needs
-      }
+      // the UNet's free activation buffers are not the sizes the decoder needs: give them back before it allocates
+      await this.device.sync();
+      this.device.pool.trim();
       const data = await this.decodeLatents(latents, o.decoder, this.#tiling(o));
       for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) throw new NonFiniteError(null, timesteps.length);
       const params = {
