@@ -59,6 +59,11 @@ def train_vae(a):
     gen = torch.Generator().manual_seed(a.seed)
     torch.manual_seed(a.seed)
     vae = nets.AutoencoderKL(dict(configs.VAE))
+    done_before, lrs_before = 0, []
+    if a.resume:  # continue a VAE run (a second session with its own seed and schedule)
+        prev = torch.load(os.path.join(a.out, 'vae.pt'))
+        vae.load_state_dict(prev['vae'])
+        done_before, lrs_before = prev['steps'], prev.get('sessions', [prev['lrs']])
     opt = torch.optim.Adam(vae.parameters(), lr=a.lr)
     sched = Schedule(a.lr, a.minutes, 50, load_replay(a))
     f = open(os.path.join(a.out, 'vae.log'), 'a')
@@ -70,12 +75,13 @@ def train_vae(a):
             break
         for g in opt.param_groups:
             g['lr'] = lr
-        x = data.sample(a.batch, gen)[0]
-        full = (sched.replay is None and time.time() - sched.t0 > 0.8 * sched.budget) or \
-            (sched.replay is not None and step >= 0.8 * len(sched.replay))
+        full = (sched.replay is None and time.time() - sched.t0 > a.full_from * sched.budget) or \
+            (sched.replay is not None and step >= a.full_from * len(sched.replay))
+        x = data.sample(a.full_batch if full else a.batch, gen)[0]
         if not full:
-            oy, ox = torch.randint(0, 33, (2,), generator=gen).tolist()
-            x = x[:, :, oy:oy + 32, ox:ox + 32]
+            c = a.crop
+            oy, ox = torch.randint(0, 65 - c, (2,), generator=gen).tolist()
+            x = x[:, :, oy:oy + c, ox:ox + c]
         mean, logvar = vae.encode(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=gen)
         xr = vae.decode(z)
@@ -88,7 +94,9 @@ def train_vae(a):
         if step % 50 == 0:
             log(f, f'vae step {step} lr {lr:.2e} loss {loss.item():.2f} rec/px {rec.mean().item() / x[0].numel():.4f} full {full}')
         step += 1
-    torch.save({'vae': vae.state_dict(), 'steps': step, 'lrs': sched.used, 'seed': a.seed}, os.path.join(a.out, 'vae.pt'))
+    sessions = lrs_before + [sched.used] if a.resume else [sched.used]
+    torch.save({'vae': vae.state_dict(), 'steps': done_before + step, 'lrs': sched.used, 'sessions': sessions, 'seed': a.seed,
+                'args': vars(a)}, os.path.join(a.out, 'vae.pt'))
     vae.eval()
     with torch.no_grad():
         g2 = torch.Generator().manual_seed(12345)
@@ -96,7 +104,7 @@ def train_vae(a):
         xr = vae.decode(vae.encode(x)[0]).clamp(-1, 1)
         mse = ((x - xr) ** 2).flatten(1).mean(1) / 4  # in [0,1] units
         psnr = (10 * torch.log10(1 / mse)).mean().item()
-    log(f, f'vae done: {step} steps, held-out PSNR {psnr:.2f} dB')
+    log(f, f'vae done: {step} steps this session, {done_before + step} in all, held-out PSNR {psnr:.2f} dB')
 
 
 def make_bank(a):
@@ -220,6 +228,10 @@ def main():
     p.add_argument('--batch', type=int, default=None)
     p.add_argument('--bank', type=int, default=2048)
     p.add_argument('--ckpt-minutes', type=float, default=4)
+    p.add_argument('--resume', action='store_true', help='vae: continue from OUT/vae.pt')
+    p.add_argument('--crop', type=int, default=32, help='vae: side of the random crops')
+    p.add_argument('--full-from', type=float, default=0.8, help='vae: fraction of the budget after which full images are used')
+    p.add_argument('--full-batch', type=int, default=12, help='vae: batch of the full images')
     p.add_argument('--replay-lr', default=None, help='a checkpoint whose per-step learning rates to replay')
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)

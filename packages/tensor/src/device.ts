@@ -8,6 +8,7 @@ import { StagingPool } from './readback.js';
 import { type RunArgs, Recorder } from './recorder.js';
 import { Storage, Tensor, encodeHost, numel } from './tensor.js';
 import { GpuTimer } from './timer.js';
+import { MapMode } from './gpu_flags.js';
 
 export interface DeviceOptions {
   /** A `GPU` object (defaults to `navigator.gpu`, or Dawn's `webgpu` package in Node). */
@@ -313,7 +314,7 @@ export class Device {
     try {
       this.#recorder.endPass().copyBufferToBuffer(buffer, offset, staging, 0, size);
       this.#submit();
-      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      await staging.mapAsync(MapMode.READ, 0, size);
       mapped = true;
     } catch (e) {
       await this.gpu.popErrorScope();

@@ -1,5 +1,6 @@
 import { ShaderCompileError } from './errors.js';
 import { type Kernel, kernelSource } from './kernel.js';
+import { ShaderStage } from './gpu_flags.js';
 
 interface Entry {
   pipeline: GPUComputePipeline;
@@ -50,11 +51,11 @@ export class PipelineCache {
     const module = device.createShaderModule({ code, label: kernel.name });
     const entries: GPUBindGroupLayoutEntry[] = kernel.bindings.map((b, i) => ({
       binding: i,
-      visibility: GPUShaderStage.COMPUTE,
+      visibility: ShaderStage.COMPUTE,
       buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
     }));
     if (kernel.uniforms.length) {
-      entries.push({ binding: kernel.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+      entries.push({ binding: kernel.bindings.length, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform' } });
     }
     const layout = device.createBindGroupLayout({ entries, label: kernel.name });
     const pipeline = device.createComputePipeline({

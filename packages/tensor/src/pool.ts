@@ -1,4 +1,5 @@
 import { LimitError } from './errors.js';
+import { BufferUsage } from './gpu_flags.js';
 
 /**
  * Bucketed, capped pool of storage buffers. Sizes are rounded up to a bucket (powers of two up to 1 MiB, then four
@@ -66,7 +67,7 @@ export class BufferPool {
 
   constructor(device: GPUDevice, opts: PoolOptions = {}) {
     this.#device = device;
-    this.#usage = opts.usage ?? (GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.#usage = opts.usage ?? (BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST);
     this.#maxFree = opts.maxFreeBytes ?? 2 * 1024 * MiB;
     this.#maxBufferSize = opts.maxBufferSize ?? Infinity;
   }

@@ -2,6 +2,7 @@ import { LimitError } from './errors.js';
 import { type Kernel, packUniforms } from './kernel.js';
 import type { PipelineCache } from './pipelines.js';
 import type { Tensor } from './tensor.js';
+import { BufferUsage } from './gpu_flags.js';
 
 /** A window of a buffer bound as one storage binding (for tensors larger than the binding limit). */
 export interface BufferWindow {
@@ -48,7 +49,7 @@ class UniformArena {
       this.#cursor = 0;
     }
     if (this.#chunk === this.#chunks.length) {
-      const buffer = this.#device.createBuffer({ size: CHUNK, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniforms' });
+      const buffer = this.#device.createBuffer({ size: CHUNK, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: 'uniforms' });
       this.#chunks.push({ buffer, mirror: new Uint8Array(CHUNK) });
     }
     const c = this.#chunks[this.#chunk]!;
