@@ -50,7 +50,7 @@ describe('demo model', () => {
     }
   });
 
-  it('the original single file (with the overrides it cannot carry) gives the same image as the diffusers folder', async () => {
+  it('the original single file (with the overrides it cannot carry) gives the same image as the diffusers folder', { timeout: 300_000 }, async () => {
     const device = await testDevice();
     const opts = { prompt: 'a red circle on a blue background', steps: 4, seed: 3, scheduler: 'ddim' as const };
     const folder = await StableDiffusion.load(FOLDER, { device });

@@ -54,7 +54,7 @@ def unet_to_original(sd, layers):
         elif p[0] == 'up_blocks':
             i, kind = int(p[1]), p[2]
             if kind == 'upsamplers':
-                name = f'output_blocks.{n * i + layers}.{2 if has_attn_up.get(i) else 1}.conv.' + '.'.join(p[6:])
+                name = f'output_blocks.{n * i + layers}.{2 if has_attn_up.get(i) else 1}.conv.' + '.'.join(p[5:])
             else:
                 j = int(p[3])
                 sub = '0' if kind == 'resnets' else '1'
