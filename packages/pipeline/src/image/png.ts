@@ -6,8 +6,9 @@ import { PNG } from 'pngjs';
 import { ParameterError } from '@sd-webgpu/tensor';
 import type { RgbaImage } from '../options.js';
 import { ImageFormatError } from './errors.js';
+import { DEFAULT_MAX_MEGAPIXELS, checkPixelLimit } from './limits.js';
 import { checkRgbaImage } from './rgba.js';
-import { type PngChunk, decodeTextChunk, insertAfterIhdr, readChunks, textChunk } from './png_chunks.js';
+import { type PngChunk, decodeTextChunk, readChunks, withParametersChunk } from './png_chunks.js';
 
 export interface EncodePngOptions {
   /**
@@ -46,16 +47,17 @@ export function encodePng(image: RgbaImage, opts: EncodePngOptions = {}): Uint8A
   const bytes = new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
   if (opts.parameters === undefined) return bytes;
   if (typeof opts.parameters !== 'string') throw new ParameterError('encodePng', 'parameters', 'must be a string');
-  return insertAfterIhdr(bytes, [textChunk('parameters', opts.parameters)], 'encodePng output');
+  return withParametersChunk(bytes, opts.parameters, 'encodePng output');
 }
 
 /**
  * Decodes a PNG of any bit depth and colour type (gray, gray+alpha, RGB, RGBA, palette; 1-16 bits; interlaced)
  * into 8-bit RGBA. pngjs expands palettes and gray, applies tRNS, and rescales 16-bit samples with round(v·255/65535).
  */
-export function decodePng(bytes: Uint8Array, source = 'PNG data'): RgbaImage {
-  // structure, CRCs and the inflated data size first: pngjs silently returns zeros for a corrupt IDAT stream
-  checkPixelData(readChunks(bytes, source), source);
+export function decodePng(bytes: Uint8Array, source = 'PNG data', maxMegapixels = DEFAULT_MAX_MEGAPIXELS): RgbaImage {
+  // structure, CRCs, the declared size and the inflated data size first: pngjs silently returns zeros for a corrupt
+  // IDAT stream
+  checkPixelData(readChunks(bytes, source), source, maxMegapixels);
   let png: ReturnType<typeof PNG.sync.read>;
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -86,7 +88,7 @@ const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2,
  * Checks IHDR's fields and that the IDAT stream inflates to exactly the bytes the image needs (one filter byte per
  * scanline, per Adam7 pass when interlaced).
  */
-function checkPixelData(chunks: readonly PngChunk[], source: string): void {
+function checkPixelData(chunks: readonly PngChunk[], source: string, maxMegapixels: number): void {
   const ihdr = chunks[0]!.data;
   if (ihdr.length !== 13) throw new ImageFormatError(source, `IHDR has ${ihdr.length} bytes, expected 13`);
   const v = new DataView(ihdr.buffer, ihdr.byteOffset, ihdr.byteLength);
@@ -97,6 +99,7 @@ function checkPixelData(chunks: readonly PngChunk[], source: string): void {
   const interlace = ihdr[12]!;
   const ct = COLOR_TYPES[colorType];
   if (width < 1 || height < 1) throw new ImageFormatError(source, `invalid size ${width}x${height}`);
+  checkPixelLimit(source, width, height, maxMegapixels);
   if (!ct || !ct.depths.includes(depth)) throw new ImageFormatError(source, `invalid colour type ${colorType} with bit depth ${depth}`);
   if (interlace !== 0 && interlace !== 1) throw new ImageFormatError(source, `invalid interlace method ${interlace}`);
   if (colorType === 3 && !chunks.some((c) => c.type === 'PLTE')) throw new ImageFormatError(source, 'palette image without PLTE chunk');
@@ -114,8 +117,12 @@ function checkPixelData(chunks: readonly PngChunk[], source: string): void {
   }
   let inflated: number;
   try {
-    inflated = inflateSync(Buffer.concat(idat.map((c) => c.data))).length;
+    // bounded: a deflate bomb stops at what the (limited) image could need, plus slack for trailing bytes
+    inflated = inflateSync(Buffer.concat(idat.map((c) => c.data)), { maxOutputLength: expected + 2 ** 20 }).length;
   } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new ImageFormatError(source, `invalid PNG: image data inflates to over 1 MiB more than the ${expected} bytes ${width}x${height} needs`);
+    }
     throw new ImageFormatError(source, `invalid PNG: image data does not inflate (${(e as Error).message})`);
   }
   if (inflated < expected) {
@@ -130,7 +137,7 @@ function checkPixelData(chunks: readonly PngChunk[], source: string): void {
 export function readPngText(bytes: Uint8Array, source = 'PNG data'): Record<string, string> {
   const texts = new Map<string, string>();
   for (const chunk of readChunks(bytes, source)) {
-    const t = decodeTextChunk(chunk, source);
+    const t = decodeTextChunk(chunk, source, (z) => new Uint8Array(inflateSync(z)));
     if (t) texts.set(t.keyword, t.text);
   }
   return Object.fromEntries(texts); // own data properties even for a keyword like '__proto__'
