@@ -75,6 +75,7 @@ try {
   });
   check('npm install of the tarballs into a fresh project (--offline)', () => {
     mkdirSync(project);
+    if (Object.keys(tarballs).length !== PACKAGES.length) throw new Error('not every package was packed');
     const deps = Object.fromEntries(Object.entries(tarballs).map(([n, f]) => [n, `file:${f}`]));
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: deps }, null, 2));
     run('npm', ['install', '--offline', '--no-audit', '--no-fund'], project);
