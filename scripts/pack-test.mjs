@@ -4,15 +4,17 @@
 // come from the warm npm cache), and there:
 //   1. runs the README's library example (its first ```ts block under "## The library") in Node: it writes a PNG;
 //   2. type-checks that example under "nodenext" and a browser entry under "bundler" resolution, skipLibCheck false;
-//   3. bundles the browser entry with esbuild (platform browser) and checks that no Node built-in is in the bundle;
+//   3. bundles the browser entry with esbuild (platform browser) and checks that no Node built-in is reachable except
+//      through the reviewed Node-only dynamic imports of scripts/build-browser.mjs (lazy chunks that run only in Node);
 //   4. runs `npx sd-webgpu generate` with the bundled demo model.
 // Prints one line per check and "pack test: N passed, N failed"; exits 1 when any check failed.
 // Usage: node scripts/pack-test.mjs [--no-build] [--keep]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { build as esbuild } from 'esbuild';
+import { NODE_ONLY_DYNAMIC_IMPORTS, entryChunkClosure, findNodeImports, isForbiddenSpecifier } from './build-browser.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const PACKAGES = ['tensor', 'kernels', 'models', 'pipeline', 'demo-model'];
@@ -33,6 +35,18 @@ function check(name, fn) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${name}: ${(e.stderr?.toString() || e.stdout?.toString() || e.message).trim().split('\n').slice(-15).join('\n     ')}`);
+  }
+}
+
+async function checkAsync(name, fn) {
+  const t = performance.now();
+  try {
+    const note = await fn();
+    passed++;
+    console.log(`ok   ${name} (${((performance.now() - t) / 1000).toFixed(1)} s)${note ? `: ${note}` : ''}`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message.trim().split('\n').slice(-15).join('\n     ')}`);
   }
 }
 
@@ -117,21 +131,26 @@ export async function draw(prompt: string, canvas: HTMLCanvasElement): Promise<G
   check('type-check the README example under nodenext (skipLibCheck false)', () => void tsc('tsconfig.nodenext.json'));
   check('type-check a browser entry under bundler resolution (skipLibCheck false)', () => void tsc('tsconfig.bundler.json'));
 
-  check('esbuild browser bundle has no Node built-in', () => {
-    // no `external`: a Node built-in reached statically cannot resolve for platform 'browser', so the build fails
-    const r = spawnSync(process.execPath, ['-e', `
-      import('${join(root, 'node_modules/esbuild/lib/main.js')}').then(async ({ build }) => {
-        const res = await build({ entryPoints: ['browser.ts'], bundle: true, platform: 'browser', format: 'esm', write: false,
-          outdir: 'out', metafile: true, logLevel: 'silent', loader: { '.gz': 'file' } });
-        console.log(JSON.stringify({ inputs: Object.keys(res.metafile.inputs), imports: Object.values(res.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path)), bytes: res.outputFiles.reduce((n, f) => n + f.contents.length, 0) }));
-      }).catch((e) => { console.error(e.message); process.exit(1); });`], { cwd: project, env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(r.stderr);
-    const { inputs, imports, bytes } = JSON.parse(r.stdout);
-    const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-    const bad = [...inputs, ...imports].filter((p) => builtins.has(p) || p.startsWith('node:'));
-    if (bad.length) throw new Error(`Node built-ins in the browser bundle: ${bad.join(', ')}`);
-    if (!inputs.some((p) => p.includes('node_modules/@sd-webgpu/pipeline/dist/'))) throw new Error('bundle did not use the installed dist/');
-    return `${inputs.length} modules, ${(bytes / 1024).toFixed(0)} KiB`;
+  await checkAsync('esbuild browser bundle: no Node built-in outside the reviewed Node-only dynamic imports', async () => {
+    // the same rule as the demo page's build (scripts/build-browser.mjs), on the installed dist/ files
+    const allowed = new Set([...NODE_ONLY_DYNAMIC_IMPORTS].map((edge) =>
+      edge.replace(/packages\/(\w+)\/src\/([^ ]+)\.ts/g, 'node_modules/@sd-webgpu/$1/dist/$2.js')));
+    const res = await esbuild({
+      absWorkingDir: project, entryPoints: ['browser.ts'], bundle: true, splitting: true, platform: 'browser', format: 'esm',
+      write: false, outdir: join(project, 'out'), metafile: true, logLevel: 'silent', external: ['node:*', 'webgpu'],
+      plugins: [{ name: 'external-node-builtins', setup(b) {
+        b.onResolve({ filter: /.*/ }, (args) => (isForbiddenSpecifier(args.path) && args.path !== 'webgpu' ? { path: args.path.startsWith('node:') ? args.path : `node:${args.path}`, external: true } : undefined));
+      } }],
+    });
+    const inputs = Object.keys(res.metafile.inputs);
+    if (!inputs.some((p) => p.startsWith('node_modules/@sd-webgpu/pipeline/dist/'))) throw new Error('the bundle did not use the installed dist/');
+    const violations = findNodeImports(res.metafile, 'browser.ts', allowed);
+    if (violations.length) throw new Error(`Node built-ins reachable: ${violations.map((v) => v.chain.join(' -> ')).join('; ')}`);
+    const entryChunk = Object.keys(res.metafile.outputs).find((o) => res.metafile.outputs[o].entryPoint === 'browser.ts');
+    const closure = entryChunkClosure(res.metafile, entryChunk);
+    if (closure.forbidden.length) throw new Error(`the entry chunk loads ${closure.forbidden.map((f) => f.specifier).join(', ')}`);
+    const kib = res.outputFiles.reduce((n, f) => n + f.contents.length, 0) / 1024;
+    return `${inputs.length} modules, ${kib.toFixed(0)} KiB; Node-only code only in ${closure.lazyChunks.length} lazy chunk(s) behind isNode()`;
   });
 
   check('npx sd-webgpu generate (bundled demo model)', () => {
