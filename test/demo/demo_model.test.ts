@@ -18,7 +18,7 @@ const json = (rel: string) => JSON.parse(readFileSync(join(FOLDER, rel), 'utf8')
 
 /** What the single file cannot say (SD 1.x rules would give 32 UNet norm groups, CLIP heads hidden/64, 0.18215). */
 const SINGLE_OVERRIDES = {
-  unet: { normNumGroups: json('unet/config.json').norm_num_groups },
+  unet: { normNumGroups: json('unet/config.json').norm_num_groups, sampleSize: json('unet/config.json').sample_size },
   textEncoder: { numAttentionHeads: json('text_encoder/config.json').num_attention_heads },
   vae: { scalingFactor: json('vae/config.json').scaling_factor },
   scheduler: json('scheduler/scheduler_config.json'),

@@ -38,17 +38,17 @@ TEXT_ENCODER = {
     'vocab_size': 49408,
 }
 
+# SD 1.x's scheduler config (PNDM/PLMS; the eval and the pipeline can pick another scheduler with the same schedule)
 SCHEDULER = {
-    '_class_name': 'DDIMScheduler', '_diffusers_version': '0.27.2', 'beta_end': 0.012, 'beta_schedule': 'scaled_linear',
-    'beta_start': 0.00085, 'clip_sample': False, 'clip_sample_range': 1.0, 'dynamic_thresholding_ratio': 0.995,
-    'num_train_timesteps': 1000, 'prediction_type': 'epsilon', 'rescale_betas_zero_snr': False,
-    'sample_max_value': 1.0, 'set_alpha_to_one': False, 'steps_offset': 1, 'thresholding': False,
-    'timestep_spacing': 'leading', 'trained_betas': None,
+    '_class_name': 'PNDMScheduler', '_diffusers_version': '0.27.2', 'beta_end': 0.012, 'beta_schedule': 'scaled_linear',
+    'beta_start': 0.00085, 'clip_sample': False, 'num_train_timesteps': 1000, 'prediction_type': 'epsilon',
+    'set_alpha_to_one': False, 'skip_prk_steps': True, 'steps_offset': 1, 'timestep_spacing': 'leading',
+    'trained_betas': None,
 }
 
 MODEL_INDEX = {
     '_class_name': 'StableDiffusionPipeline', '_diffusers_version': '0.27.2', 'feature_extractor': [None, None],
-    'requires_safety_checker': False, 'safety_checker': [None, None], 'scheduler': ['diffusers', 'DDIMScheduler'],
+    'requires_safety_checker': False, 'safety_checker': [None, None], 'scheduler': ['diffusers', 'PNDMScheduler'],
     'text_encoder': ['transformers', 'CLIPTextModel'], 'tokenizer': ['transformers', 'CLIPTokenizer'],
     'unet': ['diffusers', 'UNet2DConditionModel'], 'vae': ['diffusers', 'AutoencoderKL'],
 }
