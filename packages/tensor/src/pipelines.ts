@@ -4,6 +4,8 @@ import { type Kernel, kernelSource } from './kernel.js';
 interface Entry {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  /** Never reused: part of bind-group cache keys. */
+  id: number;
 }
 
 /**
@@ -17,6 +19,7 @@ export class PipelineCache {
   readonly #onError: (e: Error) => void;
   /** Resolves when every compile check started so far has finished. */
   #checks: Promise<unknown>[] = [];
+  #nextId = 1;
 
   constructor(device: GPUDevice, onError: (e: Error) => void) {
     this.#device = device;
@@ -54,7 +57,10 @@ export class PipelineCache {
       buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
     }));
     if (kernel.uniforms.length) {
-      entries.push({ binding: kernel.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+      // dynamic offset: the bind group stays the same wherever the batch's uniform arena put this dispatch's values
+      entries.push({
+        binding: kernel.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true },
+      });
     }
     const layout = device.createBindGroupLayout({ entries, label: kernel.name });
     const pipeline = device.createComputePipeline({
@@ -70,6 +76,6 @@ export class PipelineCache {
       this.#onError(new ShaderCompileError(kernel.name, msgs || err.message, code));
     });
     this.#checks.push(check);
-    return { pipeline, layout };
+    return { pipeline, layout, id: this.#nextId++ };
   }
 }
