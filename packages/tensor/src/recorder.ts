@@ -52,6 +52,8 @@ export class Recorder {
   pendingDispatches = 0;
   /** Dispatches recorded in total. */
   totalDispatches = 0;
+  /** Bytes of the largest storage binding ever bound. */
+  largestBinding = 0;
 
   constructor(device: GPUDevice, pipelines: PipelineCache, limits: RecorderLimits) {
     this.#device = device;
@@ -163,6 +165,7 @@ export class Recorder {
     if (offset % lim.minStorageBufferOffsetAlignment !== 0) {
       throw new LimitError(kernel.name, `binding '${name}' offset ${offset} is not a multiple of ${lim.minStorageBufferOffsetAlignment}`);
     }
+    if (size > this.largestBinding) this.largestBinding = size;
     this.#buffers[i] = tensor.buffer;
     this.#ranges[2 * i] = offset;
     this.#ranges[2 * i + 1] = Math.max(4, size);
