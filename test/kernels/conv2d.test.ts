@@ -93,6 +93,7 @@ describe('conv2d vs CPU reference', () => {
     ['3x3 grid folded past 65535 workgroups', { x: [1, 1, 300, 3600], w: [2, 1, 3, 3], opts: { padding: 1 } }],
     // The uniform-load kernel's table tiles (the default off lavapipe-like devices).
     ['3x3 uniform-load 1x16x1', { x: [2, 33, 17, 19], w: [70, 33, 3, 3], opts: { padding: 1 }, tile: { tileX: 16, tileY: 1, vec: 1 } }],
+    ['3x3 s2 swiftshader 1x4x1', { x: [1, 8, 17, 18], w: [12, 8, 3, 3], opts: { stride: 2, padding: 1 }, tile: { tileX: 4, tileY: 1, vec: 1 } }],
     ['3x3 uniform-load 2x8x1 narrow', { x: [2, 40, 8, 8], w: [72, 40, 3, 3], opts: { padding: 1 }, tile: { tileX: 8, tileY: 2, vec: 1 } }],
     ['3x3 s2 uniform-load 1x8x2 vae pad', { x: [1, 8, 33, 34], w: [12, 8, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] }, tile: { tileX: 8, tileY: 1, vec: 2 } }],
     ['1x1 uniform-load pointwise 16x2', { x: [2, 37, 6, 6], w: [21, 37, 1, 1], opts: {}, pointwiseTile: { rows: 16, vec: 2 } }],
@@ -216,6 +217,10 @@ describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
       expect(convs.every((n) => !n.startsWith('conv2d_sg'))).toBe(true);
     }
     expect(chooseConv2dTile(false, 1, 64, 'direct').subgroup).toBeFalsy();
+    // SwiftShader: one small tile for every shape (the wider ones take minutes to compile there)
+    for (const [flat, stride, wout] of [[false, 1, 8], [false, 2, 32], [true, 1, 13]] as const) {
+      expect(chooseConv2dTile(flat, stride, wout, 'swiftshader')).toEqual({ tileX: 4, tileY: 1, vec: 1 });
+    }
   });
 
   it('memoizes subgroup descriptors apart from the uniform-load ones', () => {

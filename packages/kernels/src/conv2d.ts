@@ -11,7 +11,9 @@
  * chunks bound as aligned windows. Input-channel chunks add into `y`; on f16 storage each chunk's partial sum is
  * rounded to f16 once (one extra half-ulp per chunk, only for tensors above the binding limit).
  */
-import { type Kernel, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, shapeStr } from '@sd-webgpu/tensor';
+import {
+  type Device, type Kernel, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, shapeStr,
+} from '@sd-webgpu/tensor';
 import { type PackedConv2dWeight, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack.js';
 import { type Conv2dGeometry, chunkWindows, planConv2d } from './conv2d/plan.js';
 import { conv2dPointwiseKernel } from './conv2d/pointwise.js';
@@ -27,6 +29,12 @@ export { type Conv2dPointwiseVariant, conv2dPointwiseKernel } from './conv2d/poi
 export { type PackedConv2dWeight, conv2dPackKernel, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack.js';
 export { type Conv2dChunk, type Conv2dGeometry, type Conv2dWeightLayout, planConv2d } from './conv2d/plan.js';
 export { type Conv2dTile, POINTWISE_TILE, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
+
+/** The tile table's row for a device: SwiftShader's own (compile time, see conv2d/tiles.ts), else `matmulMode`. */
+function tileMode(device: Device): 'subgroup' | 'direct' | 'swiftshader' {
+  const a = device.adapterInfo;
+  return /swiftshader/i.test(`${a.architecture} ${a.description}`) ? 'swiftshader' : matmulMode(device);
+}
 
 /** `[top, bottom, left, right]` zero padding. */
 export type Conv2dPadding = readonly [number, number, number, number];
@@ -223,7 +231,7 @@ function planConv(
     const tile = opts.pointwiseTile ?? choosePointwiseTile(matmulMode(x.device));
     return { out, packPerCall: false, dispatches: planPointwise(g, x, wTensor, packedIn, hasBias, tile) };
   }
-  const tile = opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout, matmulMode(x.device));
+  const tile = opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout, tileMode(x.device));
   return { out, packPerCall: !packedIn, dispatches: planChannelLanes(g, x, wTensor, hasBias, stride, pad, tile) };
 }
 

@@ -6,3 +6,4 @@ export * from './attention.js';
 export * from './elementwise.js';
 export * from './layout.js';
 export * from './timestep.js';
+export * from './finite.js';

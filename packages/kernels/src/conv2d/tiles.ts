@@ -52,6 +52,13 @@ const SG_WIDE: Conv2dTile = { tileX: 32, tileY: 1, vec: 1, subgroup: true };
 const SG_SQUARE: Conv2dTile = { tileX: 8, tileY: 4, vec: 1, subgroup: true };
 const SG_STRIDED: Conv2dTile = { tileX: 8, tileY: 4, vec: 1, subgroup: true, x4: true };
 
+/**
+ * SwiftShader (Chromium's software adapter: subgroups of 4, no f16) takes minutes to compile the wider uniform-load
+ * tiles (Node, VK_DRIVER_FILES=swiftshader: 3x3 2x4x1 97 s; the page's 2x8x1, s2 1x8x2 and 1x1 1x16x2 over 60 s each,
+ * until the device was lost); 1x4x1 compiles in under a second (3x3 0.6 s, s2 0.9 s, 1x1 0.3 s; 1x8x1 2.5 s).
+ */
+const SOFTWARE: Conv2dTile = { tileX: 4, tileY: 1, vec: 1 };
+
 /** The pointwise kernel (1x1, H·W % 4 == 0): 16 channels per workgroup × 2 vec4 pixel groups per lane. */
 export const POINTWISE_TILE: { readonly rows: number; readonly vec: number; readonly subgroup?: boolean } = { rows: 16, vec: 2 };
 
@@ -70,9 +77,12 @@ export function choosePointwiseTile(mode: 'subgroup' | 'direct'): typeof POINTWI
 
 /**
  * The channel-lane tile for a convolution (`flat`: a 1x1 run over the flattened image; `mode`: `matmulMode` of the
- * device, 'subgroup' on lavapipe-like devices).
+ * device, 'subgroup' on lavapipe-like devices, or 'swiftshader').
  */
-export function chooseConv2dTile(flat: boolean, stride: number, wout: number, mode: 'subgroup' | 'direct' = 'direct'): Conv2dTile {
+export function chooseConv2dTile(
+  flat: boolean, stride: number, wout: number, mode: 'subgroup' | 'direct' | 'swiftshader' = 'direct',
+): Conv2dTile {
+  if (mode === 'swiftshader') return SOFTWARE;
   if (flat) return FLAT;
   if (mode === 'subgroup') return stride > 1 ? SG_STRIDED : wout >= 32 ? SG_WIDE : SG_SQUARE;
   if (stride > 1) return STRIDED;
