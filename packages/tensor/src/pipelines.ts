@@ -5,6 +5,8 @@ import { ShaderStage } from './gpu_flags.js';
 interface Entry {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  /** Never reused: part of bind-group cache keys. */
+  id: number;
 }
 
 /**
@@ -19,6 +21,7 @@ export class PipelineCache {
   readonly #onError: (e: Error) => void;
   /** Resolves when every compile check started so far has finished. */
   #checks: Promise<unknown>[] = [];
+  #nextId = 1;
   #requested = 0;
   #compiled = 0;
 
@@ -68,7 +71,10 @@ export class PipelineCache {
       buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
     }));
     if (kernel.uniforms.length) {
-      entries.push({ binding: kernel.bindings.length, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+      // dynamic offset: the bind group stays the same wherever the batch's uniform arena put this dispatch's values
+      entries.push({
+        binding: kernel.bindings.length, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true },
+      });
     }
     const layout = device.createBindGroupLayout({ entries, label: kernel.name });
     const pipeline = device.createComputePipeline({
@@ -92,6 +98,6 @@ export class PipelineCache {
       this.#compiled++;
     });
     this.#checks.push(check);
-    return { pipeline, layout };
+    return { pipeline, layout, id: this.#nextId++ };
   }
 }
