@@ -1,17 +1,36 @@
 #!/usr/bin/env node
-// Bundles each package to packages/<name>/dist/index.js (ESM, for Node; browsers bundle from source, see
-// scripts/build-browser.mjs), the `sd-webgpu` command to packages/pipeline/dist/cli.js and the `sd-webgpu-server`
-// command to packages/server/dist/cli.js (executables, with the workspace packages inlined; pngjs, jpeg-js, Dawn's
-// webgpu, bullmq and ioredis stay external).
+// Compiles each published package with tsc (packages/<name>/tsconfig.build.json, options in tsconfig.package.json):
+// ESM JavaScript, .d.ts declarations, declaration maps and source maps in packages/<name>/dist/, in dependency
+// order, because each package type-checks against the built declarations of the ones it depends on (resolved through
+// node_modules, as a consumer's project would). The `sd-webgpu` command is packages/pipeline/dist/cli/main.js.
+// @sd-webgpu/server is still bundled with esbuild (dist/index.js and the `sd-webgpu-server` command dist/cli.js, the
+// workspace packages inlined; pngjs, jpeg-js, Dawn's webgpu, bullmq and ioredis external).
+import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const pkg = (name) => resolve(root, `packages/${name}/src/index.ts`);
-const PACKAGES = ['tensor', 'kernels', 'models', 'pipeline', 'server'];
-const alias = Object.fromEntries(PACKAGES.map((n) => [`@sd-webgpu/${n}`, pkg(n)]));
+/** Compiled with tsc, in dependency order. */
+export const PACKAGES = ['tensor', 'kernels', 'models', 'pipeline'];
+const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
+
+for (const name of PACKAGES) {
+  const dir = resolve(root, 'packages', name);
+  rmSync(resolve(dir, 'dist'), { recursive: true, force: true });
+  const r = spawnSync(process.execPath, [tsc, '-p', resolve(dir, 'tsconfig.build.json')], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`build: tsc failed for packages/${name}`);
+    process.exit(r.status ?? 1);
+  }
+}
+chmodSync(resolve(root, 'packages/pipeline/dist/cli/main.js'), 0o755);
+console.log(`built packages/{${PACKAGES.join(',')}}/dist (ESM + .d.ts + maps); the sd-webgpu command: packages/pipeline/dist/cli/main.js`);
+
+// ---- @sd-webgpu/server (esbuild bundles)
+const src = (name) => resolve(root, `packages/${name}/src/index.ts`);
+const alias = Object.fromEntries([...PACKAGES, 'server'].map((n) => [`@sd-webgpu/${n}`, src(n)]));
 alias['@sd-webgpu/pipeline/node'] = resolve(root, 'packages/pipeline/src/node.ts');
 const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['webgpu', 'pngjs', 'jpeg-js', 'bullmq', 'ioredis'], logLevel: 'warning' };
 
@@ -40,42 +59,24 @@ function relocateVocab(outfile, assetPath) {
   };
 }
 
-for (const name of PACKAGES) {
-  const others = Object.keys(alias).filter((a) => a !== `@sd-webgpu/${name}`);
-  const outfile = resolve(root, `packages/${name}/dist/index.js`);
-  await build({
-    ...common,
-    entryPoints: [pkg(name)],
-    outfile,
-    external: [...common.external, ...others],
-    plugins: name === 'models' ? [relocateVocab(outfile, VOCAB_SOURCE)] : [],
-  });
-}
+const serverIndex = resolve(root, 'packages/server/dist/index.js');
 await build({
   ...common,
-  entryPoints: [resolve(root, 'packages/pipeline/src/node.ts')],
-  outfile: resolve(root, 'packages/pipeline/dist/node.js'),
-  external: [...common.external, ...Object.keys(alias)],
+  entryPoints: [src('server')],
+  outfile: serverIndex,
+  external: [...common.external, ...Object.keys(alias).filter((a) => a !== '@sd-webgpu/server')],
 });
-console.log('built packages/*/dist/index.js and packages/pipeline/dist/node.js');
-
-// The commands: one file each with the workspace inlined, the vocabulary copied beside it.
-for (const [entry, cli, command] of [
-  ['packages/pipeline/src/cli/main.ts', 'packages/pipeline/dist/cli.js', 'sd-webgpu'],
-  ['packages/server/src/main.ts', 'packages/server/dist/cli.js', 'sd-webgpu-server'],
-]) {
-  const out = resolve(root, cli);
-  const cliVocab = resolve(dirname(out), VOCAB_NAME);
-  mkdirSync(dirname(out), { recursive: true });
-  copyFileSync(VOCAB_SOURCE, cliVocab);
-  await build({
-    ...common,
-    entryPoints: [resolve(root, entry)],
-    outfile: out,
-    alias,
-    banner: { js: '#!/usr/bin/env node' },
-    plugins: [relocateVocab(out, cliVocab)],
-  });
-  chmodSync(out, 0o755);
-  console.log(`built ${cli} (the ${command} command)`);
-}
+const cli = resolve(root, 'packages/server/dist/cli.js');
+const cliVocab = resolve(dirname(cli), VOCAB_NAME);
+mkdirSync(dirname(cli), { recursive: true });
+copyFileSync(VOCAB_SOURCE, cliVocab);
+await build({
+  ...common,
+  entryPoints: [resolve(root, 'packages/server/src/main.ts')],
+  outfile: cli,
+  alias,
+  banner: { js: '#!/usr/bin/env node' },
+  plugins: [relocateVocab(cli, cliVocab)],
+});
+chmodSync(cli, 0o755);
+console.log('built packages/server/dist/index.js and packages/server/dist/cli.js (the sd-webgpu-server command)');

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode as encodeJpeg } from 'jpeg-js';
-import { DEMO_MODEL, UsageError, img2imgSize, parseArgs } from '../../packages/pipeline/src/cli/args';
+import { DEMO_MODEL, UsageError, demoModelPath, img2imgSize, parseArgs } from '../../packages/pipeline/src/cli/args';
 import { EXIT, runCli } from '../../packages/pipeline/src/cli/generate';
 import { encodePng } from '../helpers/image';
 
@@ -153,11 +153,15 @@ describe('parseArgs: each invalid argument is one line and exit code 2', () => {
     else expect(line).toMatch(expected);
   });
 
-  it('reports a missing demo model setup', () => {
-    expect(usage(['generate', '--prompt', 'x'], {})).toBe(
-      'sd-webgpu: --model is required (the bundled demo model is located through SD_WEBGPU_ROOT, which is not set)',
-    );
-    expect(usage(['generate', '--prompt', 'x'], { SD_WEBGPU_ROOT: dir })).toMatch(/--model not given and the bundled demo model ".*tiny-sd" is missing/);
+  it('reports a missing demo model', () => {
+    expect(usage(['generate', '--prompt', 'x'], { SD_WEBGPU_ROOT: dir })).toMatch(/--model not given and the bundled demo model ".*demo-model\/model" is missing/);
+  });
+
+  it('without SD_WEBGPU_ROOT finds the demo model through the installed @sd-webgpu/demo-model package', () => {
+    // in this checkout node_modules/@sd-webgpu/demo-model is the workspace link to packages/demo-model
+    expect(demoModelPath({})).toBe(join(realpathSync(join(ROOT, 'node_modules/@sd-webgpu/demo-model')), 'model'));
+    const cmd = parseArgs(['generate', '--prompt', 'x', '--output', join(dir, 'o.png')], {});
+    expect(cmd.kind === 'generate' && cmd.args.modelIsDemo).toBe(true);
   });
 
   it('runCli prints the line to stderr, exits 2 and never loads a model', async () => {

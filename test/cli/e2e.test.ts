@@ -1,6 +1,6 @@
 /**
  * The real CLI as a subprocess: `node scripts/run-ts.mjs packages/pipeline/src/cli/main.ts generate ...` with the
- * bundled tiny demo model on the WebGPU device (lavapipe in CI). Checks the exit code, the stdout report, the PNG
+ * bundled demo model on the WebGPU device (lavapipe in CI). Checks the exit code, the stdout report, the PNG
  * and its parameters chunk; and that a bad argument fails fast with exit code 2.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,7 +40,7 @@ describe('sd-webgpu CLI (subprocess)', () => {
     const png = readFileSync(out);
     const img = decodeImage(png);
     expect([img.width, img.height]).toEqual([64, 64]);
-    // random weights give noise-like pictures, but a working pipeline never yields a single flat colour
+    // two steps of a working pipeline never yield a single flat colour
     expect(new Set(Array.from({ length: 64 * 64 }, (_, p) => img.data[p * 4])).size).toBeGreaterThan(1);
 
     const text = readPngText(png).parameters;

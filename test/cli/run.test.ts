@@ -222,9 +222,9 @@ describe('sd-webgpu generate (fake model)', () => {
     const calls = newCalls();
     const r = await cli(['generate', '--prompt', 'x', '--steps', '1', '--output', join(dir, 'o.png')], fakeLoader(calls));
     expect(r.code).toBe(EXIT.ok);
-    expect(calls.loads[0]!.source).toMatch(/test\/fixtures\/models\/tiny-sd$/);
-    expect(r.stderr).toMatch(/note: no --model given, using the bundled demo model .*tiny-sd/);
-    expect(r.stderr).toContain('noise-like pictures');
+    expect(calls.loads[0]!.source).toMatch(/packages\/demo-model\/model$/);
+    expect(r.stderr).toMatch(/note: no --model given, using the bundled demo model .*demo-model\/model/);
+    expect(r.stderr).toContain('"a red circle on a blue background"');
   });
 
   it('--help prints the usage on stdout and exits 0', async () => {

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { type Device, ParameterError, ShapeError, type Tensor, UnsupportedError, roundToF16 } from '@sd-webgpu/tensor';
 import {
-  ELEMENTWISE, type ElementwiseName, add, div, elementwise, geglu, gelu, linearCombination, mul, quickGelu, relu, scale, silu, sub, tanh,
+  ELEMENTWISE, type ElementwiseName, add, div, elementwise, geglu, gelu, linearCombination, mul, permutedAdd, quickGelu, relu, scale,
+  silu, sub, tanh,
 } from '../../packages/kernels/src/elementwise';
+import { permute } from '../../packages/kernels/src/layout';
 import { refGeglu, refLinearCombination, refMap } from '../../packages/kernels/src/reference/elementwise';
 import { linear } from '../../packages/kernels/src/matmul';
 import { createDevice, testDevice } from '../helpers/device';
@@ -96,6 +98,24 @@ describe('elementwise table', () => {
         const got = await read(geglu(dev.tensor(h, shape, dtype)));
         const want = refGeglu({ data: h, shape });
         expectClose(got, dtype === 'f16' ? roundToF16(want.data) : want.data, { ...TOL[dtype], shape: want.shape }, `geglu [${shape}]`);
+      }
+    });
+
+    it(`permutedAdd ${dtype} equals permute then add, bit for bit`, async () => {
+      const dev = await testDevice();
+      if (dtype === 'f16' && !dev.features.f16) return;
+      const cases: [number[], number[]][] = [[[2, 12, 8], [0, 2, 1]], [[1, 7, 5], [0, 2, 1]], [[3, 4, 2, 5], [0, 3, 1, 2]]];
+      for (const [shape, perm] of cases) {
+        const outShape = perm.map((p) => shape[p]!);
+        const a = dev.tensor(input(shape, 31, dtype), shape, dtype);
+        const b = dev.tensor(input(outShape, 32, dtype), outShape, dtype);
+        const fused = await read(permutedAdd(a, perm, b));
+        const twoPass = await read(dev.scope(() => add(permute(a, perm), b)));
+        expect(Array.from(fused), `[${shape}] perm [${perm}]`).toEqual(Array.from(twoPass));
+        expect(() => permutedAdd(a, perm, a)).toThrow(ShapeError);
+        expect(() => permutedAdd(a, [0, 0, 1], b)).toThrow(ParameterError);
+        a.dispose();
+        b.dispose();
       }
     });
 

@@ -23,6 +23,7 @@ import {
   type Device, type Kernel, LimitError, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat,
 } from '@sd-webgpu/tensor';
 import { matmulMode } from './matmul.js';
+import { cachedPlan } from './plans.js';
 
 export interface AttentionOptions {
   heads: number;
@@ -275,7 +276,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (t.mode === 'subgroup' && !device.features.subgroups) {
     throw new UnsupportedError(op, 'subgroup mode needs the device feature "subgroups"');
   }
-  const kernel = attentionKernel({ dtype: q.dtype as 'f32' | 'f16', dim, causal, ...t });
+  const variant = () => attentionKernel({ dtype: q.dtype as 'f32' | 'f16', dim, causal, ...t });
+  const kernel = tuning ? variant() : cachedPlan(device, 'attention', `${q.dtype}|${dim}|${causal}`, variant);
   const vec = dim % 4 === 0 ? 4 : 1;
   const nchunks = dim / t.chunk;
   const qBlocks = Math.ceil(sq / (t.lanes * t.rows));

@@ -11,7 +11,9 @@
  * chunks bound as aligned windows. Input-channel chunks add into `y`; on f16 storage each chunk's partial sum is
  * rounded to f16 once (one extra half-ulp per chunk, only for tensors above the binding limit).
  */
-import { type Device, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, shapeStr } from '@sd-webgpu/tensor';
+import {
+  type Device, type Kernel, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, shapeStr,
+} from '@sd-webgpu/tensor';
 import { type PackedConv2dWeight, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack.js';
 import { type Conv2dGeometry, chunkWindows, planConv2d } from './conv2d/plan.js';
 import { conv2dPointwiseKernel } from './conv2d/pointwise.js';
@@ -19,6 +21,7 @@ import { type Conv2dTile, chooseConv2dTile, choosePointwiseTile } from './conv2d
 import { conv2dSubgroupKernel } from './conv2d/subgroup.js';
 import { CONV2D_LANES, conv2dKernel } from './conv2d/wgsl.js';
 import { matmulMode } from './matmul.js';
+import { cachedPlan } from './plans.js';
 
 export { type Conv2dVariant, conv2dKernel, conv2dSource, conv2dVariantName } from './conv2d/wgsl.js';
 export { type Conv2dSubgroupVariant, conv2dSubgroupKernel, conv2dSubgroupSource } from './conv2d/subgroup.js';
@@ -145,10 +148,34 @@ function validate(
   }
 }
 
+/** One planned dispatch: windows as byte ranges plus the element offset inside each (see ./conv2d/plan.ts). */
+interface ConvWindow {
+  readonly offset: number;
+  readonly size: number;
+}
+
+interface ConvDispatch {
+  readonly kernel: Kernel;
+  readonly x: ConvWindow;
+  readonly weight: ConvWindow;
+  readonly y: ConvWindow;
+  readonly bias: boolean;
+  readonly uniforms: Readonly<Record<string, number>>;
+  readonly workgroups: [number, number, number];
+}
+
+interface ConvPlan {
+  readonly out: [number, number, number, number];
+  /** The weight is not packed and this path needs it packed (into a temporary, per call). */
+  readonly packPerCall: boolean;
+  readonly dispatches: readonly ConvDispatch[];
+}
+
 /**
  * `x [N, I, H, W] ⋆ weight [O, I, kh, kw] (+ bias [O])` → `[N, O, Hout, Wout]`. `weight` may also be the result of
  * `conv2dPackWeight` (packed once at load time; a plain weight is packed into a temporary on every call, except for
- * 1x1 convolutions that take the pointwise kernel). Records its dispatches; the caller owns the result.
+ * 1x1 convolutions that take the pointwise kernel). Records its dispatches; the caller owns the result. Checks and
+ * planning run once per signature (shapes, dtypes, options) and device: see ./plans.ts.
  */
 export function conv2d(
   x: Tensor, weight: Tensor | PackedConv2dWeight, bias?: Tensor | null, opts: Conv2dOptions = {},
@@ -156,13 +183,44 @@ export function conv2d(
   const packedIn = isPackedConv2dWeight(weight) ? weight : null;
   const wTensor = packedIn ? packedIn.tensor : (weight as Tensor);
   const wShape = packedIn ? packedIn.shape : wTensor.shape;
-  validate(x, weight, wTensor, wShape, bias ?? null, opts);
+  const b = bias ?? null;
+  if (wTensor.device !== x.device || (b && b.device !== x.device)) validate(x, weight, wTensor, wShape, b, opts);
+  const key = `${x.dtype}${x.shape.join()}|${wTensor.dtype}${packedIn ? 'p' : ''}${wTensor.shape.join()}|${wShape.join()}|` +
+    `${b ? b.dtype + b.shape.join() : ''}|${opts.stride ?? 1}|${opts.padding ?? 0}|` +
+    `${opts.tile ? JSON.stringify(opts.tile) : ''}|${opts.pointwiseTile ? JSON.stringify(opts.pointwiseTile) : ''}`;
+  const plan = cachedPlan(x.device, 'conv2d', key, () => {
+    validate(x, weight, wTensor, wShape, b, opts);
+    return planConv(x, wTensor, wShape, !!packedIn, !!b, opts);
+  });
+  const y = x.device.empty(plan.out, x.dtype);
+  const packed = plan.packPerCall ? conv2dPackWeight(wTensor) : null;
+  const w = packed ? packed.tensor : wTensor;
+  for (const d of plan.dispatches) {
+    x.device.run(d.kernel, {
+      bindings: {
+        x: { tensor: x, offset: d.x.offset, size: d.x.size },
+        weight: { tensor: w, offset: d.weight.offset, size: d.weight.size },
+        y: { tensor: y, offset: d.y.offset, size: d.y.size },
+        ...(d.bias && b ? { bias: b } : {}),
+      },
+      uniforms: d.uniforms,
+      workgroups: d.workgroups,
+    });
+  }
+  packed?.tensor.dispose();
+  return y;
+}
+
+/** Picks the path and plans its dispatches (`x` and `weight` only lend their dtypes to the window arithmetic). */
+function planConv(
+  x: Tensor, wTensor: Tensor, wShape: readonly number[], packedIn: boolean, hasBias: boolean, opts: Conv2dOptions,
+): ConvPlan {
   const stride = opts.stride ?? 1;
   const pad = conv2dPadding(opts.padding);
   const [n, cin, h, w] = x.shape as [number, number, number, number];
   const [cout, , kh, kw] = wShape as [number, number, number, number];
-  const [, , hout, wout] = conv2dOutputShape(x.shape, wShape, opts);
-  const y = x.device.empty([n, cout, hout, wout], x.dtype);
+  const out = conv2dOutputShape(x.shape, wShape, opts);
+  const [, , hout, wout] = out;
 
   // A 1x1 convolution without stride or padding is a per-pixel linear over the flattened image.
   const pointwise = kh === 1 && kw === 1 && stride === 1 && pad.every((p) => p === 0);
@@ -170,37 +228,35 @@ export function conv2d(
     ? { n, cin, h: 1, w: h * w, cout, hout: 1, wout: h * w, kh, kw }
     : { n, cin, h, w, cout, hout, wout, kh, kw };
   if (pointwise && (h * w) % 4 === 0 && !opts.tile) {
-    runPointwise(g, x, packedIn ?? wTensor, bias ?? null, y, opts.pointwiseTile ?? choosePointwiseTile(matmulMode(x.device)));
-  } else {
-    const packed = packedIn ?? conv2dPackWeight(wTensor);
-    runChannelLanes(g, x, packed, bias ?? null, y, stride, pad, opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout, tileMode(x.device)));
-    if (!packedIn) packed.tensor.dispose();
+    const tile = opts.pointwiseTile ?? choosePointwiseTile(matmulMode(x.device));
+    return { out, packPerCall: false, dispatches: planPointwise(g, x, wTensor, packedIn, hasBias, tile) };
   }
-  return y;
+  const tile = opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout, tileMode(x.device));
+  return { out, packPerCall: !packedIn, dispatches: planChannelLanes(g, x, wTensor, hasBias, stride, pad, tile) };
 }
 
+const strip = (w: { binding: { offset: number; size: number } }): ConvWindow => ({ offset: w.binding.offset, size: w.binding.size });
+
 /** 1x1 / stride 1 / no padding with H·W % 4 == 0: the pixel-lane kernel over vec4 pixel groups. */
-function runPointwise(
-  g: Conv2dGeometry, x: Tensor, weight: Tensor | PackedConv2dWeight, bias: Tensor | null, y: Tensor,
+function planPointwise(
+  g: Conv2dGeometry, x: Tensor, wTensor: Tensor, packed: boolean, hasBias: boolean,
   tile: { rows: number; vec: number; subgroup?: boolean },
-): void {
+): ConvDispatch[] {
   const device = x.device;
   const dtype = x.dtype as 'f32' | 'f16';
-  const packed = isPackedConv2dWeight(weight);
   const layout = packed ? 'packed' : 'native';
-  const wTensor = packed ? weight.tensor : weight;
   const hw4 = g.w / 4;
   const pgroups = Math.ceil(hw4 / (CONV2D_LANES * tile.vec));
   const align = device.limits.minStorageBufferOffsetAlignment;
-  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, layout)) {
+  return planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, layout).map((ch) => {
     const first = ch.c0 === 0;
-    const win = chunkWindows(g, ch, x, wTensor, layout, y, align);
+    const win = chunkWindows(g, ch, x, wTensor, layout, x /* y has x's dtype */, align);
     const oblocks = Math.ceil(ch.o / tile.rows);
     const kernel = conv2dPointwiseKernel({
-      dtype, rows: tile.rows, vec: tile.vec, bias: !!bias && first, accumulate: !first, subgroup: !!tile.subgroup,
+      dtype, rows: tile.rows, vec: tile.vec, bias: hasBias && first, accumulate: !first, subgroup: !!tile.subgroup,
     });
-    device.run(kernel, {
-      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
+    return {
+      kernel, x: strip(win.x), weight: strip(win.weight), y: strip(win.y), bias: hasBias && first,
       uniforms: {
         cin: ch.c, cout: ch.o, hw4, pgroups, oblocks,
         // x and y windows start at whole planes of H·W % 4 == 0 values: their offsets are multiples of 4.
@@ -212,33 +268,33 @@ function runPointwise(
         b_off: ch.o0,
       },
       workgroups: [oblocks * pgroups, 1, ch.n],
-    });
-  }
+    };
+  });
 }
 
 /** Every other convolution: the channel-lane kernel over packed weights. */
-function runChannelLanes(
-  g: Conv2dGeometry, x: Tensor, packed: PackedConv2dWeight, bias: Tensor | null, y: Tensor, stride: number,
+function planChannelLanes(
+  g: Conv2dGeometry, x: Tensor, wTensor: Tensor, hasBias: boolean, stride: number,
   [padTop, , padLeft]: Conv2dPadding, tile: Conv2dTile,
-): void {
+): ConvDispatch[] {
   const device = x.device;
   const dtype = x.dtype as 'f32' | 'f16';
   const tilesX = Math.ceil(g.wout / tile.tileX);
   const pgroups = tilesX * Math.ceil(g.hout / tile.tileY);
   const align = device.limits.minStorageBufferOffsetAlignment;
-  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, 'packed')) {
+  return planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, 'packed').map((ch) => {
     const first = ch.c0 === 0;
     const { tileX, tileY, vec } = tile;
-    const variant = { dtype, kh: g.kh, kw: g.kw, stride, tileX, tileY, vec, bias: !!bias && first, accumulate: !first };
-    const win = chunkWindows(g, ch, x, packed.tensor, 'packed', y, align);
+    const variant = { dtype, kh: g.kh, kw: g.kw, stride, tileX, tileY, vec, bias: hasBias && first, accumulate: !first };
+    const win = chunkWindows(g, ch, x, wTensor, 'packed', x /* y has x's dtype */, align);
     const x4 = !!tile.x4 && !tile.shareRows && g.w % 4 === 0 && (tileX * stride) % 4 === 0 && win.x.off % 4 === 0 &&
       (g.cin * g.h * g.w) % 4 === 0;
     const kernel = tile.subgroup
       ? conv2dSubgroupKernel({ ...variant, shareRows: tile.shareRows, x4: x4 ? { padL: padLeft } : undefined })
       : conv2dKernel(variant);
     const oblocks = Math.ceil(ch.o / (CONV2D_LANES * 4 * vec));
-    device.run(kernel, {
-      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
+    return {
+      kernel, x: strip(win.x), weight: strip(win.weight), y: strip(win.y), bias: hasBias && first,
       uniforms: {
         cin: ch.c, h: g.h, w: g.w, cout: ch.o, hout: g.hout, wout: g.wout, pad_t: padTop, pad_l: padLeft,
         tiles_x: tilesX, pgroups, oblocks,
@@ -249,6 +305,6 @@ function runChannelLanes(
         b_off: ch.o0,
       },
       workgroups: [oblocks * pgroups, 1, ch.n],
-    });
-  }
+    };
+  });
 }

@@ -157,6 +157,27 @@ export function geglu(h: Tensor): Tensor {
 }
 
 /**
+ * `permute(a, perm) + b` in one pass: the residual add that follows a layout change (Transformer2DModel's tokens
+ * `[B, H·W, C]` back to `[B, C, H·W]` plus its input) without writing the permuted copy. Output dim d is `a`'s dim
+ * `perm[d]`; `b` has the permuted shape. Bit-identical to `add(permute(a, perm), b)`.
+ */
+export function permutedAdd(a: Tensor, perm: readonly number[], b: Tensor): Tensor {
+  floatInputs('permutedAdd', [a, b]);
+  const sorted = [...perm].sort((x, y) => x - y);
+  if (perm.length !== a.rank || sorted.some((p, i) => p !== i)) {
+    throw new ParameterError('permutedAdd', 'perm', `[${perm.join(',')}] is not a permutation of the ${a.rank} dims of ${a.describe()}`);
+  }
+  const shape = perm.map((p) => a.shape[p]!);
+  if (b.rank !== shape.length || b.shape.some((d, i) => d !== shape[i])) {
+    throw new ShapeError('permutedAdd', `b must have the permuted shape [${shape.join(',')}]`, [a.shape, b.shape]);
+  }
+  const own = contiguous(a.shape);
+  const out = a.device.empty(shape, a.dtype);
+  runStrided(ELEMENTWISE.add, shape, [{ tensor: a, strides: perm.map((p) => own[p]!), offset: 0 }, whole(b)], whole(out));
+  return out;
+}
+
+/**
  * Σ cᵢ·xᵢ over same-shape tensors (scheduler updates, classifier-free guidance), computed in f32. Up to 4 terms take
  * one dispatch; longer sums add 3 more terms per dispatch into an f32 accumulator.
  */

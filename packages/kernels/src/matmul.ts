@@ -8,11 +8,12 @@
  */
 import {
   debugLog,
-  BYTES_PER_ELEMENT, type Device, type Tensor, ShapeError, UnsupportedError, checkFloat, shapeStr,
+  BYTES_PER_ELEMENT, type BufferWindow, type Device, type Kernel, type Tensor, ShapeError, UnsupportedError, checkFloat, shapeStr,
 } from '@sd-webgpu/tensor';
 import { broadcastBatch, planMatmul, type BatchDim, type PlannedDispatch } from './matmul/plan.js';
 import { chooseTile, type MatmulLayout } from './matmul/tiles.js';
-import { type MatmulMode, type MatmulVariant, matmulKernel, tileOf } from './matmul/wgsl.js';
+import { type MatmulMode, matmulKernel, tileOf } from './matmul/wgsl.js';
+import { cachedPlan } from './plans.js';
 
 export { type MatmulMode, type MatmulVariant, matmulKernel, variantName as matmulVariantName } from './matmul/wgsl.js';
 
@@ -132,10 +133,23 @@ interface Geometry {
   batch: BatchDim[];
 }
 
-/** Picks the variant, plans the dispatches and records them. */
+/** One planned dispatch with its kernel. */
+interface MatmulDispatch extends PlannedDispatch {
+  readonly kernel: Kernel;
+}
+
+/** Records the planned dispatches (planned once per geometry, dtype, bias and forced tile: see ./plans.ts). */
 function record(a: Tensor, b: Tensor, y: Tensor, bias: Tensor | undefined, g: Geometry, force?: MatmulTile): void {
   const device = a.device;
-  const dtype = a.dtype as 'f32' | 'f16';
+  const batch = g.batch.map((d) => `${d.size}:${d.sa}:${d.sb}`).join();
+  const forced = force ? `${force.mode}:${force.rows}:${force.cols}` : '';
+  const key = `${a.dtype}|${g.M},${g.N},${g.K},${g.transB}|${batch}|${!!bias}|${forced}`;
+  const plan = cachedPlan(device, 'matmul', key, () => planRecord(device, a.dtype as 'f32' | 'f16', g, !!bias, force));
+  for (const d of plan) dispatch(device, d, a, b, y, bias);
+}
+
+/** Picks the variant and plans the dispatches. */
+function planRecord(device: Device, dtype: 'f32' | 'f16', g: Geometry, hasBias: boolean, force?: MatmulTile): MatmulDispatch[] {
   const mode = force?.mode ?? matmulMode(device);
   const kVec = g.K % 4 === 0;
   const nVec = !g.transB && g.N % 4 === 0;
@@ -152,7 +166,7 @@ function record(a: Tensor, b: Tensor, y: Tensor, bias: Tensor | undefined, g: Ge
   const base = { dtype, mode, kVec, transB: g.transB, nVec, rows, cols };
   const tile = tileOf({ ...base, bias: false, accumulate: false });
   const plan = planMatmul(
-    { M: g.M, N: g.N, K: g.K, transB: g.transB, batch: g.batch, bytesPerElement: BYTES_PER_ELEMENT[dtype], bias: !!bias },
+    { M: g.M, N: g.N, K: g.K, transB: g.transB, batch: g.batch, bytesPerElement: BYTES_PER_ELEMENT[dtype], bias: hasBias },
     { rowsPerGroup: tile.rowsPerGroup, colsPerGroup: tile.colsPerGroup, colUnit: tile.colUnit, kUnit: kVec ? 4 : 1 },
     {
       maxBinding: device.limits.maxStorageBufferBindingSize,
@@ -161,15 +175,15 @@ function record(a: Tensor, b: Tensor, y: Tensor, bias: Tensor | undefined, g: Ge
     },
   );
   if (plan.length > 1) debugLog('matmul', () => `[${g.M}x${g.K}]·[${g.K}x${g.N}] split into ${plan.length} dispatches (binding limit)`);
-  for (const d of plan) dispatch(device, { ...base, bias: !!d.bias, accumulate: d.accumulate }, d, a, b, y, bias);
+  return plan.map((d) => ({ ...d, kernel: matmulKernel({ ...base, bias: !!d.bias, accumulate: d.accumulate }) }));
 }
 
-function dispatch(device: Device, v: MatmulVariant, d: PlannedDispatch, a: Tensor, b: Tensor, y: Tensor, bias?: Tensor): void {
-  const bindings: Record<string, { tensor: Tensor; offset: number; size: number }> = {
-    a: { tensor: a, ...d.a },
-    b: { tensor: b, ...d.b },
-    y: { tensor: y, ...d.y },
+function dispatch(device: Device, d: MatmulDispatch, a: Tensor, b: Tensor, y: Tensor, bias?: Tensor): void {
+  const bindings: Record<string, BufferWindow> = {
+    a: { tensor: a, offset: d.a.offset, size: d.a.size },
+    b: { tensor: b, offset: d.b.offset, size: d.b.size },
+    y: { tensor: y, offset: d.y.offset, size: d.y.size },
   };
-  if (d.bias && bias) bindings.bias = { tensor: bias, ...d.bias };
-  device.run(matmulKernel(v), { bindings, uniforms: d.uniforms, workgroups: d.workgroups });
+  if (d.bias && bias) bindings.bias = { tensor: bias, offset: d.bias.offset, size: d.bias.size };
+  device.run(d.kernel, { bindings, uniforms: d.uniforms, workgroups: d.workgroups });
 }

@@ -8,7 +8,8 @@
  * operands contiguous there load vec4s ('vec'), broadcast ones splat a scalar ('splat'), others gather 4 scalars
  * ('gather'). Values are computed in f32 (vec4<f32>) whatever the storage dtype, except raw copies.
  */
-import { type DType, type Device, type Kernel, type Tensor, UnsupportedError } from '@sd-webgpu/tensor';
+import { type BufferWindow, type DType, type Device, type Kernel, type Tensor, UnsupportedError } from '@sd-webgpu/tensor';
+import { cachedPlan } from './plans.js';
 import { type SpanOperand, groups, splitBoxes, stridedSpan } from './windows.js';
 
 /** The op part of a strided kernel: one WGSL expression over `x0..x{arity-1}` and uniforms `params.p0..`. */
@@ -123,15 +124,54 @@ ${ITEMS_MAIN}`;
   return { name, bindings, uniforms, workgroupSize: [WG], enables, source };
 }
 
+/** One dispatch of a strided op: a window per view (inputs, then the output) and the uniforms without `p0..`. */
+interface StridedDispatch {
+  readonly windows: readonly { readonly offset: number; readonly size: number }[];
+  readonly uniforms: Readonly<Record<string, number>>;
+  readonly workgroups: [number];
+}
+
+interface StridedPlan {
+  readonly kernel: Kernel;
+  /** Binding names of the views: x0.., y. */
+  readonly names: readonly string[];
+  readonly dispatches: readonly StridedDispatch[];
+}
+
+const PARAM_NAMES = Array.from({ length: 8 }, (_, i) => `p${i}`);
+
 /**
  * Records `out[view] = op(inputs[views])` over `shape`, split into several dispatches where an operand is larger
- * than one binding. Views must not overlap `out` (WebGPU forbids binding one buffer as input and output).
+ * than one binding. Views must not overlap `out` (WebGPU forbids binding one buffer as input and output). The plan
+ * (merged dims, variant, windows, uniforms) depends only on the op, the shape and the views' dtypes, strides and
+ * offsets, so it is made once per such signature and device.
  */
 export function runStrided(op: MapOp, shape: readonly number[], inputs: readonly View[], out: View, params: readonly number[] = []): void {
   const device: Device = out.tensor.device;
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (n === 0) return;
+  if (shape.includes(0)) return;
   const views = [...inputs, out];
+  let key = `${op.name}|${shape.join()}`;
+  for (const v of views) key += `|${v.tensor.dtype}@${v.offset}:${v.strides.join()}`;
+  const plan = cachedPlan(device, 'strided', key, () => planStrided(op, device, shape, inputs, out));
+  for (const d of plan.dispatches) {
+    const bindings: Record<string, BufferWindow> = {};
+    for (let j = 0; j < views.length; j++) {
+      const w = d.windows[j]!;
+      bindings[plan.names[j]!] = { tensor: views[j]!.tensor, offset: w.offset, size: w.size };
+    }
+    let uniforms = d.uniforms;
+    if (params.length) {
+      const u: Record<string, number> = { ...uniforms };
+      for (let i = 0; i < params.length; i++) u[PARAM_NAMES[i]!] = params[i]!;
+      uniforms = u;
+    }
+    device.run(plan.kernel, { bindings, uniforms, workgroups: d.workgroups });
+  }
+}
+
+function planStrided(op: MapOp, device: Device, shape: readonly number[], inputs: readonly View[], out: View): StridedPlan {
+  const views = [...inputs, out];
+  const names = [...inputs.map((_, j) => `x${j}`), 'y'];
   const col = collapse(shape, views.map((v) => v.strides));
   if (col.shape.length > MAX_RANK) {
     throw new UnsupportedError(op.name, `rank ${col.shape.length} after merging dims (shape [${shape.join(',')}]); at most ${MAX_RANK}`);
@@ -151,26 +191,24 @@ export function runStrided(op: MapOp, shape: readonly number[], inputs: readonly
   });
   const spans: SpanOperand[] = views.map((v, j) => ({ tensor: v.tensor, span: stridedSpan(v.offset, strides[j]!) }));
   const granule = col.shape.map((_, d) => (vec && d === R - 1 ? 4 : 1));
-  const names = [...inputs.map((_, j) => `${j}`), 'y'];
-  for (const box of splitBoxes(op.name, device, col.shape, spans, granule)) {
+  const uNames = [...inputs.map((_, j) => `${j}`), 'y'];
+  const dispatches = splitBoxes(op.name, device, col.shape, spans, granule).map((box): StridedDispatch => {
     const count = box.size.reduce((a, b) => a * b, 1) / (vec ? 4 : 1);
     const stride = Math.ceil(count / ITEMS);
     const u: Record<string, number> = { count, stride };
     box.size.forEach((s, d) => (u[`d${d}`] = vec && d === R - 1 ? s / 4 : s));
-    const bindings: Record<string, { tensor: Tensor; offset: number; size: number }> = {};
     views.forEach((v, j) => {
-      const w = box.windows[j]!;
-      let base = v.offset - w.start;
+      let base = v.offset - box.windows[j]!.start;
       strides[j]!.forEach((s, d) => {
         base += box.start[d]! * s;
-        u[`s${names[j]}_${d}`] = s;
+        u[`s${uNames[j]}_${d}`] = s;
       });
-      u[`b${names[j]}`] = base;
-      bindings[j === inputs.length ? 'y' : `x${j}`] = w.binding;
+      u[`b${uNames[j]}`] = base;
     });
-    params.forEach((p, i) => (u[`p${i}`] = p));
-    device.run(kernel, { bindings, uniforms: u, workgroups: groups(stride, WG) });
-  }
+    const windows = box.windows.map((w) => ({ offset: w.binding.offset, size: w.binding.size }));
+    return { windows, uniforms: u, workgroups: groups(stride, WG) };
+  });
+  return { kernel, names, dispatches };
 }
 
 /** Drops size-1 dims and merges neighbours that every operand walks contiguously. */

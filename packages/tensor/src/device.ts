@@ -6,9 +6,11 @@ import { debugLog } from './log.js';
 import { PipelineCache } from './pipelines.js';
 import { BufferPool, type PoolStats } from './pool.js';
 import { StagingPool } from './readback.js';
+import type { BindGroupStats } from './bindgroups.js';
 import { type RunArgs, Recorder } from './recorder.js';
 import { Storage, Tensor, encodeHost, numel } from './tensor.js';
 import { GpuTimer } from './timer.js';
+import { MapMode } from './gpu_flags.js';
 
 export interface DeviceOptions {
   /** A `GPU` object (defaults to `navigator.gpu`, or Dawn's `webgpu` package in Node). */
@@ -120,7 +122,9 @@ export class Device {
     };
     this.#onError = opts.onError;
     this.#maxBatch = opts.maxBatchDispatches ?? 2048;
-    this.pool = new BufferPool(gpu, { maxFreeBytes: opts.maxFreeBytes, maxBufferSize: l.maxBufferSize });
+    this.pool = new BufferPool(gpu, {
+      maxFreeBytes: opts.maxFreeBytes, maxBufferSize: l.maxBufferSize, onDestroy: (b) => this.#recorder.forget(b),
+    });
     this.pipelines = new PipelineCache(gpu, (e) => this.#report(e));
     this.#recorder = new Recorder(gpu, this.pipelines, this.limits);
     this.#staging = new StagingPool(gpu);
@@ -178,6 +182,11 @@ export class Device {
 
   poolStats(): PoolStats {
     return this.pool.stats;
+  }
+
+  /** Bind-group cache counters (hits, misses, entries dropped because their buffer was destroyed, size). */
+  bindGroupStats(): BindGroupStats {
+    return this.#recorder.bindGroupStats;
   }
 
   /** Bytes of the largest storage binding any dispatch has used (checked against `limits.maxStorageBufferBindingSize`). */
@@ -297,10 +306,6 @@ export class Device {
   /** The one dispatch path: records `kernel` into the current batch. Never submits by itself except past the batch cap. */
   run(kernel: Kernel, args: RunArgs): void {
     this.#check();
-    for (const [name, b] of Object.entries(args.bindings)) {
-      const t = 'tensor' in b ? b.tensor : b;
-      if (t.disposed) throw new DisposedTensorError(`${t.describe()} (binding '${name}' of kernel '${kernel.name}')`);
-    }
     this.#recorder.dispatch(kernel, args);
     if (this.#recorder.pendingDispatches >= this.#maxBatch) this.flush();
   }
@@ -348,7 +353,7 @@ export class Device {
     try {
       this.#recorder.endPass().copyBufferToBuffer(buffer, offset, staging, 0, size);
       this.#submit();
-      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      await staging.mapAsync(MapMode.READ, 0, size);
       mapped = true;
     } catch (e) {
       await this.gpu.popErrorScope().catch(() => null);

@@ -31,20 +31,33 @@ export interface Kernel {
   readonly source: string;
 }
 
-/** Each uniform takes one 4-byte slot, in declaration order (all scalar 32-bit, so no padding rules apply). */
-export function packUniforms(kernel: Kernel, values: Readonly<Record<string, number>>): ArrayBuffer {
-  const n = kernel.uniforms.length;
-  const buf = new ArrayBuffer(Math.max(16, Math.ceil((n * 4) / 16) * 16));
-  const view = new DataView(buf);
-  kernel.uniforms.forEach((u, i) => {
+/** Bytes of a kernel's `struct Params`: one 4-byte slot per uniform, rounded up to 16 (at least 16). */
+export function uniformBytes(kernel: Kernel): number {
+  return Math.max(16, Math.ceil((kernel.uniforms.length * 4) / 16) * 16);
+}
+
+/**
+ * Writes the uniform values at `byteOffset` of `view`: each uniform takes one 4-byte slot, in declaration order (all
+ * scalar 32-bit, so no padding rules apply).
+ */
+export function writeUniforms(kernel: Kernel, values: Readonly<Record<string, number>>, view: DataView, byteOffset: number): void {
+  const decls = kernel.uniforms;
+  for (let i = 0; i < decls.length; i++) {
+    const u = decls[i]!;
     const v = values[u.name];
     if (v === undefined || !Number.isFinite(v) && u.type !== 'f32') {
       throw new Error(`kernel '${kernel.name}': uniform '${u.name}' is ${v}`);
     }
-    if (u.type === 'f32') view.setFloat32(i * 4, v, true);
-    else if (u.type === 'u32') view.setUint32(i * 4, v >>> 0, true);
-    else view.setInt32(i * 4, v | 0, true);
-  });
+    if (u.type === 'f32') view.setFloat32(byteOffset + i * 4, v, true);
+    else if (u.type === 'u32') view.setUint32(byteOffset + i * 4, v >>> 0, true);
+    else view.setInt32(byteOffset + i * 4, v | 0, true);
+  }
+}
+
+/** The uniform values as the bytes of `struct Params`. */
+export function packUniforms(kernel: Kernel, values: Readonly<Record<string, number>>): ArrayBuffer {
+  const buf = new ArrayBuffer(uniformBytes(kernel));
+  writeUniforms(kernel, values, new DataView(buf), 0);
   return buf;
 }
 

@@ -1,9 +1,12 @@
 import { GpuError, ShaderCompileError } from './errors.js';
 import { type Kernel, kernelSource } from './kernel.js';
+import { ShaderStage } from './gpu_flags.js';
 
 interface Entry {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  /** Never reused: part of bind-group cache keys. */
+  id: number;
 }
 
 /**
@@ -18,6 +21,7 @@ export class PipelineCache {
   readonly #onError: (e: Error) => void;
   /** Resolves when every compile check started so far has finished. */
   #checks: Promise<unknown>[] = [];
+  #nextId = 1;
   #requested = 0;
   #compiled = 0;
 
@@ -63,11 +67,14 @@ export class PipelineCache {
     const module = device.createShaderModule({ code, label: kernel.name });
     const entries: GPUBindGroupLayoutEntry[] = kernel.bindings.map((b, i) => ({
       binding: i,
-      visibility: GPUShaderStage.COMPUTE,
+      visibility: ShaderStage.COMPUTE,
       buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
     }));
     if (kernel.uniforms.length) {
-      entries.push({ binding: kernel.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+      // dynamic offset: the bind group stays the same wherever the batch's uniform arena put this dispatch's values
+      entries.push({
+        binding: kernel.bindings.length, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true },
+      });
     }
     const layout = device.createBindGroupLayout({ entries, label: kernel.name });
     const pipeline = device.createComputePipeline({
@@ -91,6 +98,6 @@ export class PipelineCache {
       this.#compiled++;
     });
     this.#checks.push(check);
-    return { pipeline, layout };
+    return { pipeline, layout, id: this.#nextId++ };
   }
 }

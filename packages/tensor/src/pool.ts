@@ -1,4 +1,5 @@
 import { LimitError } from './errors.js';
+import { BufferUsage } from './gpu_flags.js';
 
 /**
  * Bucketed, capped pool of storage buffers. Sizes are rounded up to a bucket (powers of two up to 1 MiB, then four
@@ -38,6 +39,8 @@ export interface PoolOptions {
   /** The device's maxBufferSize (default: unlimited). */
   maxBufferSize?: number;
   usage?: number;
+  /** Called right before the pool destroys one of its buffers (the recorder drops bind groups naming it). */
+  onDestroy?: (buffer: GPUBuffer) => void;
 }
 
 const MiB = 1 << 20;
@@ -54,13 +57,18 @@ export class BufferPool {
   readonly #usage: number;
   readonly #maxFree: number;
   readonly #maxBufferSize: number;
+  readonly #onDestroy: (buffer: GPUBuffer) => void;
   readonly #free = new Map<number, GPUBuffer[]>();
   /** Free buffers in release order, for evicting the oldest. */
   readonly #freeOrder: GPUBuffer[] = [];
-  #pending: GPUBuffer[] = [];
+  /** Released since the last submit, per bucket (sorted like the free lists). */
+  #pending = new Map<number, GPUBuffer[]>();
   #pendingDestroy: GPUBuffer[] = [];
   readonly #exact = new WeakSet<GPUBuffer>();
   readonly #sizes = new WeakMap<GPUBuffer, number>();
+  /** Creation order of each buffer: free and pending lists hand out the oldest buffer first. */
+  readonly #seq = new WeakMap<GPUBuffer, number>();
+  #nextSeq = 0;
   readonly #stats: PoolStats = {
     liveBytes: 0, peakLiveBytes: 0, freeBytes: 0, allocatedBytes: 0, peakAllocatedBytes: 0,
     allocations: 0, reuses: 0, evictions: 0, largestBufferBytes: 0,
@@ -68,9 +76,10 @@ export class BufferPool {
 
   constructor(device: GPUDevice, opts: PoolOptions = {}) {
     this.#device = device;
-    this.#usage = opts.usage ?? (GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.#usage = opts.usage ?? (BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST);
     this.#maxFree = opts.maxFreeBytes ?? 2 * 1024 * MiB;
     this.#maxBufferSize = opts.maxBufferSize ?? Infinity;
+    this.#onDestroy = opts.onDestroy ?? (() => {});
   }
 
   get stats(): Readonly<PoolStats> {
@@ -96,6 +105,7 @@ export class BufferPool {
     else {
       buf = this.#device.createBuffer({ size, usage: this.#usage, label: `${opts.exact ? 'exact' : 'pool'}:${size}` });
       this.#sizes.set(buf, size);
+      this.#seq.set(buf, this.#nextSeq++);
       if (opts.exact) this.#exact.add(buf);
       s.allocations++;
       s.largestBufferBytes = Math.max(s.largestBufferBytes, size);
@@ -112,16 +122,18 @@ export class BufferPool {
     const size = this.#sizes.get(buf);
     if (size === undefined) throw new Error('BufferPool.release: buffer not from this pool');
     this.#stats.liveBytes -= size;
-    (this.#exact.has(buf) ? this.#pendingDestroy : this.#pending).push(buf);
+    if (this.#exact.has(buf)) this.#pendingDestroy.push(buf);
+    else this.#insert(this.#pending, size, buf);
   }
 
   /** Called by the device right after a queue submit. */
   onSubmit(): void {
     const pending = this.#pending;
-    this.#pending = [];
-    for (const buf of pending) this.#putFree(buf);
+    this.#pending = new Map();
+    for (const list of pending.values()) for (const buf of list) this.#putFree(buf);
     for (const buf of this.#pendingDestroy) {
       this.#stats.allocatedBytes -= this.#sizes.get(buf)!;
+      this.#onDestroy(buf);
       buf.destroy();
     }
     this.#pendingDestroy = [];
@@ -144,9 +156,7 @@ export class BufferPool {
 
   #putFree(buf: GPUBuffer): void {
     const size = this.#sizes.get(buf)!;
-    let list = this.#free.get(size);
-    if (!list) this.#free.set(size, (list = []));
-    list.push(buf);
+    this.#insert(this.#free, size, buf);
     this.#freeOrder.push(buf);
     this.#stats.freeBytes += size;
   }
@@ -160,14 +170,26 @@ export class BufferPool {
   }
 
   #takePending(size: number): GPUBuffer | undefined {
-    for (let i = this.#pending.length - 1; i >= 0; i--) {
-      const buf = this.#pending[i]!;
-      if (this.#sizes.get(buf) === size) {
-        this.#pending.splice(i, 1);
-        return buf;
-      }
+    return this.#pending.get(size)?.pop();
+  }
+
+  /**
+   * Adds `buf` to its bucket's list, kept in descending creation order so that `pop()` hands out the oldest buffer.
+   * The choice then depends only on which buffers are free, not on the order they were released in: a loop that
+   * repeats the same ops gets the same buffers every iteration, and its bind groups stay cached.
+   */
+  #insert(lists: Map<number, GPUBuffer[]>, size: number, buf: GPUBuffer): void {
+    let list = lists.get(size);
+    if (!list) lists.set(size, (list = []));
+    const seq = this.#seq.get(buf)!;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#seq.get(list[mid]!)! > seq) lo = mid + 1;
+      else hi = mid;
     }
-    return undefined;
+    list.splice(lo, 0, buf);
   }
 
   #evict(): void {
@@ -182,6 +204,7 @@ export class BufferPool {
     this.#stats.freeBytes -= size;
     this.#stats.allocatedBytes -= size;
     this.#stats.evictions++;
+    this.#onDestroy(buf);
     buf.destroy();
   }
 }

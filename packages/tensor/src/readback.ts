@@ -3,6 +3,7 @@
  * power-of-two size up to 64 MiB are kept; concurrent readbacks of the same size get their own; larger readbacks use
  * an exact-size buffer that is destroyed afterwards.
  */
+import { BufferUsage } from './gpu_flags.js';
 const KEEP_MAX = 64 * 2 ** 20;
 export class StagingPool {
   readonly #device: GPUDevice;
@@ -16,7 +17,7 @@ export class StagingPool {
     const pow2 = 2 ** Math.ceil(Math.log2(Math.max(256, bytes)));
     const size = pow2 <= KEEP_MAX ? pow2 : Math.ceil(bytes / 4) * 4;
     const buf = this.#free.get(size)?.pop();
-    return buf ?? this.#device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'staging' });
+    return buf ?? this.#device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'staging' });
   }
 
   release(buf: GPUBuffer): void {

@@ -1,7 +1,9 @@
-import { LimitError } from './errors.js';
-import { type Kernel, packUniforms } from './kernel.js';
+import { BindGroupCache, type BindGroupStats } from './bindgroups.js';
+import { DisposedTensorError, LimitError } from './errors.js';
+import { type Kernel, uniformBytes } from './kernel.js';
 import type { PipelineCache } from './pipelines.js';
 import type { Tensor } from './tensor.js';
+import { UniformArena } from './uniforms.js';
 
 /** A window of a buffer bound as one storage binding (for tensors larger than the binding limit). */
 export interface BufferWindow {
@@ -27,63 +29,25 @@ export interface RecorderLimits {
   maxComputeWorkgroupsPerDimension: number;
 }
 
-const CHUNK = 64 * 1024;
-
-/** Uniform values of one batch: CPU mirrors of 64 KiB uniform buffers, written once per submit. */
-class UniformArena {
-  readonly #device: GPUDevice;
-  readonly #align: number;
-  readonly #chunks: { buffer: GPUBuffer; mirror: Uint8Array }[] = [];
-  #chunk = 0;
-  #cursor = 0;
-
-  constructor(device: GPUDevice, align: number) {
-    this.#device = device;
-    this.#align = Math.max(256, align);
-  }
-
-  push(bytes: ArrayBuffer): { buffer: GPUBuffer; offset: number; size: number } {
-    if (this.#cursor + bytes.byteLength > CHUNK) {
-      this.#chunk++;
-      this.#cursor = 0;
-    }
-    if (this.#chunk === this.#chunks.length) {
-      const buffer = this.#device.createBuffer({ size: CHUNK, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniforms' });
-      this.#chunks.push({ buffer, mirror: new Uint8Array(CHUNK) });
-    }
-    const c = this.#chunks[this.#chunk]!;
-    const offset = this.#cursor;
-    c.mirror.set(new Uint8Array(bytes), offset);
-    this.#cursor += Math.ceil(bytes.byteLength / this.#align) * this.#align;
-    return { buffer: c.buffer, offset, size: bytes.byteLength };
-  }
-
-  /** Uploads what this batch used; must run before the submit. Queue order makes reuse after it safe. */
-  upload(queue: GPUQueue): void {
-    for (let i = 0; i <= this.#chunk && i < this.#chunks.length; i++) {
-      const used = i < this.#chunk ? CHUNK : this.#cursor;
-      if (used) queue.writeBuffer(this.#chunks[i]!.buffer, 0, this.#chunks[i]!.mirror, 0, used);
-    }
-    this.#chunk = 0;
-    this.#cursor = 0;
-  }
-
-  destroy(): void {
-    for (const c of this.#chunks) c.buffer.destroy();
-  }
-}
-
 /**
  * Records dispatches into one command encoder and one open compute pass; `submit()` ends and submits the batch.
- * Nothing here submits per op.
+ * Nothing here submits per op. Per dispatch the host work is: look up the pipeline, write the uniforms into the
+ * batch's arena (bound with a dynamic offset), find the bind group in the cache (created only the first time these
+ * exact buffer ranges are bound), and three pass calls.
  */
 export class Recorder {
   readonly #device: GPUDevice;
   readonly #pipelines: PipelineCache;
   readonly #limits: RecorderLimits;
   readonly #uniforms: UniformArena;
+  readonly #groups: BindGroupCache;
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
+  #lastPipeline: GPUComputePipeline | null = null;
+  readonly #dynamicOffset = new Uint32Array(1);
+  /** Scratch of the dispatch being recorded: binding i's buffer, and its offset and size at 2i, 2i+1. */
+  readonly #buffers: GPUBuffer[] = [];
+  readonly #ranges: number[] = [];
   /** Dispatches recorded since the last submit. */
   pendingDispatches = 0;
   /** Dispatches recorded in total. */
@@ -96,6 +60,16 @@ export class Recorder {
     this.#pipelines = pipelines;
     this.#limits = limits;
     this.#uniforms = new UniformArena(device, limits.minUniformBufferOffsetAlignment);
+    this.#groups = new BindGroupCache(device);
+  }
+
+  get bindGroupStats(): BindGroupStats {
+    return this.#groups.stats;
+  }
+
+  /** Drops cached bind groups that bind `buffer`; the pool calls it before destroying a buffer. */
+  forget(buffer: GPUBuffer): void {
+    this.#groups.forget(buffer);
   }
 
   get encoder(): GPUCommandEncoder {
@@ -107,6 +81,7 @@ export class Recorder {
   endPass(): GPUCommandEncoder {
     this.#pass?.end();
     this.#pass = null;
+    this.#lastPipeline = null;
     return this.encoder;
   }
 
@@ -116,22 +91,45 @@ export class Recorder {
   }
 
   dispatch(kernel: Kernel, args: RunArgs): void {
-    const { pipeline, layout } = this.#pipelines.get(kernel);
-    const entries: GPUBindGroupEntry[] = kernel.bindings.map((decl, i) => {
-      const b = args.bindings[decl.name];
-      if (!b) throw new Error(`kernel '${kernel.name}': binding '${decl.name}' missing`);
-      return { binding: i, resource: this.#resource(kernel, decl.name, b) };
-    });
-    if (kernel.uniforms.length) {
-      const u = this.#uniforms.push(packUniforms(kernel, args.uniforms ?? {}));
-      entries.push({ binding: kernel.bindings.length, resource: { buffer: u.buffer, offset: u.offset, size: u.size } });
-    }
     const [x, y, z] = this.#fold(kernel, args.workgroups);
+    const { pipeline, layout, id } = this.#pipelines.get(kernel);
+    const decls = kernel.bindings;
+    const buffers = this.#buffers;
+    const ranges = this.#ranges;
+    let key = `${id}`;
+    for (let i = 0; i < decls.length; i++) {
+      const name = decls[i]!.name;
+      const b = args.bindings[name];
+      if (!b) throw new Error(`kernel '${kernel.name}': binding '${name}' missing`);
+      this.#resolve(kernel, name, b, i);
+      key += `|${this.#groups.id(buffers[i]!)}@${ranges[2 * i]}+${ranges[2 * i + 1]}`;
+    }
     if (x === 0 || y === 0 || z === 0) return;
-    const group = this.#device.createBindGroup({ layout, entries });
-    this.#pass ??= this.encoder.beginComputePass();
-    this.#pass.setPipeline(pipeline);
-    this.#pass.setBindGroup(0, group);
+    let chunk: GPUBuffer | null = null;
+    if (kernel.uniforms.length) {
+      const u = this.#uniforms.push(kernel, args.uniforms ?? {});
+      chunk = u.chunk.buffer;
+      key += `|u${u.chunk.id}`;
+      this.#dynamicOffset[0] = u.offset;
+    }
+    const group = this.#groups.get(key, layout, () => {
+      const entries: GPUBindGroupEntry[] = [];
+      for (let i = 0; i < decls.length; i++) {
+        entries.push({ binding: i, resource: { buffer: buffers[i]!, offset: ranges[2 * i]!, size: ranges[2 * i + 1]! } });
+      }
+      if (chunk) entries.push({ binding: decls.length, resource: { buffer: chunk, offset: 0, size: uniformBytes(kernel) } });
+      return entries;
+    });
+    if (!this.#pass) {
+      this.#pass = this.encoder.beginComputePass();
+      this.#lastPipeline = null;
+    }
+    if (pipeline !== this.#lastPipeline) {
+      this.#pass.setPipeline(pipeline);
+      this.#lastPipeline = pipeline;
+    }
+    if (chunk) this.#pass.setBindGroup(0, group, this.#dynamicOffset, 0, 1);
+    else this.#pass.setBindGroup(0, group);
     this.#pass.dispatchWorkgroups(x, y, z);
     this.pendingDispatches++;
     this.totalDispatches++;
@@ -148,13 +146,16 @@ export class Recorder {
   }
 
   destroy(): void {
+    this.#groups.clear();
     this.#uniforms.destroy();
   }
 
-  #resource(kernel: Kernel, name: string, b: Binding): GPUBufferBinding {
+  /** Checks binding `i` and puts its buffer, offset and size into the scratch arrays. */
+  #resolve(kernel: Kernel, name: string, b: Binding, i: number): void {
     const lim = this.#limits;
     const isWindow = 'tensor' in b;
     const tensor = isWindow ? b.tensor : b;
+    if (tensor.disposed) throw new DisposedTensorError(`${tensor.describe()} (binding '${name}' of kernel '${kernel.name}')`);
     const offset = isWindow ? b.offset : 0;
     const size = Math.ceil((isWindow ? b.size : tensor.byteLength) / 4) * 4;
     if (size > lim.maxStorageBufferBindingSize) {
@@ -164,8 +165,10 @@ export class Recorder {
     if (offset % lim.minStorageBufferOffsetAlignment !== 0) {
       throw new LimitError(kernel.name, `binding '${name}' offset ${offset} is not a multiple of ${lim.minStorageBufferOffsetAlignment}`);
     }
-    this.largestBinding = Math.max(this.largestBinding, size);
-    return { buffer: tensor.buffer, offset, size: Math.max(4, size) };
+    if (size > this.largestBinding) this.largestBinding = size;
+    this.#buffers[i] = tensor.buffer;
+    this.#ranges[2 * i] = offset;
+    this.#ranges[2 * i + 1] = Math.max(4, size);
   }
 
   /**

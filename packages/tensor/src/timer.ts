@@ -1,5 +1,6 @@
 import type { Device } from './device.js';
 import type { Recorder } from './recorder.js';
+import { BufferUsage } from './gpu_flags.js';
 
 /**
  * Measures GPU time of the work recorded between begin() and end() with two timestamp-only passes.
@@ -15,7 +16,7 @@ export class GpuTimer {
     this.#device = device;
     this.#recorder = recorder;
     this.#querySet = device.gpu.createQuerySet({ type: 'timestamp', count: 2 });
-    this.#resolve = device.gpu.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.#resolve = device.gpu.createBuffer({ size: 16, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
   }
 
   begin(): void {

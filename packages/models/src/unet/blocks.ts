@@ -11,7 +11,7 @@ import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
 import { concat } from '@sd-webgpu/kernels';
 import type { WeightScope } from '../weights/scope.js';
 import { Downsample2D, Upsample2D } from './resample.js';
-import { ResnetBlock2D } from './resnet.js';
+import { ResnetBlock2D, type TimeInput } from './resnet.js';
 import { Transformer2DModel } from './transformer.js';
 
 /** What every UNet block shares. */
@@ -73,7 +73,7 @@ export class CrossAttnDownBlock2D {
     this.downsamplers = o.addDownsample ? [new Downsample2D(scope.pp('downsamplers').pp(0), o.outChannels, 1)] : [];
   }
 
-  forward(x: Tensor, temb: Tensor, context: Tensor): DownBlockOutput {
+  forward(x: Tensor, temb: TimeInput, context: Tensor): DownBlockOutput {
     const skips: Tensor[] = [];
     let h = x;
     this.resnets.forEach((res, i) => {
@@ -97,7 +97,7 @@ export class DownBlock2D {
     this.downsamplers = o.addDownsample ? [new Downsample2D(scope.pp('downsamplers').pp(0), o.outChannels, 1)] : [];
   }
 
-  forward(x: Tensor, temb: Tensor, _context: Tensor): DownBlockOutput {
+  forward(x: Tensor, temb: TimeInput, _context: Tensor): DownBlockOutput {
     const skips: Tensor[] = [];
     let h = x;
     for (const res of this.resnets) skips.push((h = res.forward(h, temb)));
@@ -116,7 +116,7 @@ export class UNetMidBlock2DCrossAttn {
     this.attentions = [transformer(scope.pp('attentions').pp(0), o, channels)];
   }
 
-  forward(x: Tensor, temb: Tensor, context: Tensor): Tensor {
+  forward(x: Tensor, temb: TimeInput, context: Tensor): Tensor {
     const r = this.resnets[0].forward(x, temb);
     const a = this.attentions[0].forward(r, context);
     release(r, x);
@@ -160,7 +160,7 @@ export class UpBlock2D {
     this.upsamplers = o.addUpsample ? [new Upsample2D(scope.pp('upsamplers').pp(0), o.outChannels)] : [];
   }
 
-  forward(x: Tensor, skips: readonly Tensor[], temb: Tensor, _context: Tensor, upsampleSize?: readonly [number, number]): Tensor {
+  forward(x: Tensor, skips: readonly Tensor[], temb: TimeInput, _context: Tensor, upsampleSize?: readonly [number, number]): Tensor {
     checkSkips('UpBlock2D', skips, this.resnets.length);
     let h = x;
     this.resnets.forEach((res, j) => {
@@ -190,7 +190,7 @@ export class CrossAttnUpBlock2D {
     this.upsamplers = o.addUpsample ? [new Upsample2D(scope.pp('upsamplers').pp(0), o.outChannels)] : [];
   }
 
-  forward(x: Tensor, skips: readonly Tensor[], temb: Tensor, context: Tensor, upsampleSize?: readonly [number, number]): Tensor {
+  forward(x: Tensor, skips: readonly Tensor[], temb: TimeInput, context: Tensor, upsampleSize?: readonly [number, number]): Tensor {
     checkSkips('CrossAttnUpBlock2D', skips, this.resnets.length);
     let h = x;
     this.resnets.forEach((res, j) => {

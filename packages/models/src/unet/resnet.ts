@@ -5,6 +5,13 @@ import { Linear } from '../nn/linear.js';
 import { GroupNorm } from '../nn/norm.js';
 import type { WeightScope } from '../weights/scope.js';
 
+/**
+ * The time embedding as a resnet takes it: raw (`[B, tembChannels]`; the block applies its SiLU), or already through
+ * that SiLU (`{ silu }`): every resnet of a UNet applies the same SiLU to the same embedding, so the UNet computes it
+ * once per evaluation.
+ */
+export type TimeInput = Tensor | { readonly silu: Tensor };
+
 export interface ResnetBlock2DOptions {
   inChannels: number;
   outChannels: number;
@@ -38,8 +45,8 @@ export class ResnetBlock2D {
     this.conv_shortcut = cin === cout ? null : new Conv2d(scope.pp('conv_shortcut'), cin, cout, 1);
   }
 
-  /** x `[B, in, H, W]`, temb `[B, tembChannels]` (or `[1, tembChannels]`, broadcast) → `[B, out, H, W]`. */
-  forward(x: Tensor, temb?: Tensor | null): Tensor {
+  /** x `[B, in, H, W]`, temb `[B, tembChannels]` (or `[1, tembChannels]`, broadcast; or its SiLU) → `[B, out, H, W]`. */
+  forward(x: Tensor, temb?: TimeInput | null): Tensor {
     if (x.rank !== 4 || x.shape[1] !== this.opts.inChannels) {
       throw new ShapeError('ResnetBlock2D', `expected x [B, ${this.opts.inChannels}, H, W], got ${x.describe()}`);
     }
@@ -56,7 +63,7 @@ export class ResnetBlock2D {
     let h = use(this.norm1.forward(x, { silu: true }), (n) => this.conv1.forward(n));
     // 2. time conditioning: [B, out] → [B, out, 1, 1], broadcast over H, W
     if (this.time_emb_proj && temb) {
-      const t = use(silu(temb), (s) => this.time_emb_proj!.forward(s));
+      const t = 'silu' in temb ? this.time_emb_proj.forward(temb.silu) : use(silu(temb), (s) => this.time_emb_proj!.forward(s));
       const t4 = use(t, (tt) => tt.reshape([tt.shape[0]!, this.opts.outChannels, 1, 1]));
       h = use(h, (hh) => use(t4, (tv) => add(hh, tv)));
     }

@@ -1,5 +1,5 @@
 import { type Tensor, ShapeError } from '@sd-webgpu/tensor';
-import { add, attention, geglu, permute } from '@sd-webgpu/kernels';
+import { add, attention, geglu, permute, permutedAdd } from '@sd-webgpu/kernels';
 import { Conv2d } from '../nn/conv.js';
 import { LayerNorm, Linear } from '../nn/linear.js';
 import { GroupNorm } from '../nn/norm.js';
@@ -136,9 +136,8 @@ export class Transformer2DModel {
       let h = this.proj_in.forwardTokens(permute(normed, [0, 2, 1]));
       // 2. transformer blocks on tokens
       for (const block of this.transformer_blocks) h = block.forward(h, context);
-      // 3. proj_out on tokens, [B, H·W, C] → [B, C, H, W], residual
-      const out = permute(this.proj_out.forwardTokens(h), [0, 2, 1]).reshape([b, c, hh, ww]);
-      return add(out, x);
+      // 3. proj_out on tokens, then [B, H·W, C] → [B, C, H·W] and the residual in one pass; → [B, C, H, W]
+      return permutedAdd(this.proj_out.forwardTokens(h), [0, 2, 1], x.reshape([b, c, hh * ww])).reshape([b, c, hh, ww]);
     });
   }
 }

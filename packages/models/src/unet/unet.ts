@@ -83,6 +83,8 @@ export class UNet2DConditionModel {
       taps?.('time_proj', tEmb);
       const temb = this.time_embedding.forward(tEmb);
       taps?.('time_embedding', temb);
+      // every resnet applies the same SiLU to temb: once here
+      const tembAct = { silu: silu(temb) };
 
       // 2. conv_in; the skip list starts with its output
       let h = this.conv_in.forward(sample);
@@ -91,14 +93,14 @@ export class UNet2DConditionModel {
 
       // 3. down path: each block in its own scope, returning its output and skips
       this.down_blocks.forEach((block, i) => {
-        const out = device.scope(() => block.forward(h, temb, context));
+        const out = device.scope(() => block.forward(h, tembAct, context));
         skips.push(...out.skips);
         h = out.h;
         taps?.(`down_blocks.${i}`, h);
       });
 
       // 4. mid block
-      h = this.#step(h, skips, () => this.mid_block.forward(h, temb, context));
+      h = this.#step(h, skips, () => this.mid_block.forward(h, tembAct, context));
       taps?.('mid_block', h);
 
       // 5. up path: each block takes as many skips as it has resnets, from the end, and upsamples to the size of
@@ -107,7 +109,7 @@ export class UNet2DConditionModel {
         const mine = skips.splice(skips.length - block.resnets.length);
         const next = skips[skips.length - 1];
         const size = next ? ([next.shape[2]!, next.shape[3]!] as const) : undefined;
-        h = this.#step(h, skips, () => block.forward(h, mine, temb, context, block.upsamplers.length ? size : undefined));
+        h = this.#step(h, skips, () => block.forward(h, mine, tembAct, context, block.upsamplers.length ? size : undefined));
         for (const s of mine) s.dispose();
         taps?.(`up_blocks.${i}`, h);
       });

@@ -6,6 +6,7 @@
  * use the `=` form (`--prompt=--odd`). Options may not repeat; positional arguments other than the command are errors.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SdError } from '@sd-webgpu/tensor';
 import { describeBytes, sniffImageFormat } from '../image/node_io.js';
@@ -64,8 +65,10 @@ export interface GenerateArgs {
 
 export type Command = { kind: 'help'; text: string } | { kind: 'generate'; args: GenerateArgs };
 
-/** The bundled demo model, relative to the repository root. */
-export const DEMO_MODEL = 'test/fixtures/models/tiny-sd';
+/** The bundled demo model (a diffusers folder), relative to the repository root. */
+export const DEMO_MODEL = 'packages/demo-model/model';
+/** The npm package that ships the demo model (its `model/` folder) to installed copies of the CLI. */
+export const DEMO_MODEL_PACKAGE = '@sd-webgpu/demo-model';
 export const MAX_NUM_IMAGES = 16;
 const MAX_SEED = 2n ** 64n - 1n;
 
@@ -75,8 +78,9 @@ Generates images with Stable Diffusion 1.x on WebGPU and writes PNGs that carry 
 generation parameters (A1111 "parameters" text chunk).
 
 Options:
-  --model PATH            diffusers folder or single .safetensors file
-                          (default: the bundled tiny random-weight demo model)
+  --model PATH            diffusers folder or single .safetensors file (default: the
+                          bundled demo model, 64x64, trained on prompts such as
+                          "a red circle on a blue background")
   --prompt TEXT           what to draw (required)
   --negative-prompt TEXT  what to avoid (default: empty)
   --steps N               denoising steps, 1..1000 (default 25)
@@ -296,8 +300,23 @@ function checkOutput(output: string): void {
 }
 
 /**
- * Parses and validates `argv` (without the node and script paths). `env.SD_WEBGPU_ROOT` locates the demo model
- * used when --model is omitted. Throws UsageError; checks the file system (model, init image, output folder).
+ * Where the demo model is: under `env.SD_WEBGPU_ROOT` in a checkout of the repository (the npm scripts set it),
+ * otherwise the `model/` folder of the installed `@sd-webgpu/demo-model` package, resolved from this module.
+ */
+export function demoModelPath(env: Readonly<Record<string, string | undefined>>): string {
+  if (env.SD_WEBGPU_ROOT) return join(env.SD_WEBGPU_ROOT, DEMO_MODEL);
+  let pkg: string;
+  try {
+    pkg = createRequire(import.meta.url).resolve(`${DEMO_MODEL_PACKAGE}/package.json`);
+  } catch {
+    throw new UsageError(`--model is required (the bundled demo model comes with the ${DEMO_MODEL_PACKAGE} package, which is not installed)`);
+  }
+  return join(dirname(pkg), 'model');
+}
+
+/**
+ * Parses and validates `argv` (without the node and script paths). `env` locates the demo model used when --model
+ * is omitted (see demoModelPath). Throws UsageError; checks the file system (model, init image, output folder).
  */
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Command {
   if (argv.includes('--help') || argv.includes('-h')) return { kind: 'help', text: USAGE };
@@ -311,9 +330,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   let model = get('model');
   const modelIsDemo = model === undefined;
   if (model === undefined) {
-    const root = env.SD_WEBGPU_ROOT;
-    if (!root) throw new UsageError('--model is required (the bundled demo model is located through SD_WEBGPU_ROOT, which is not set)');
-    model = join(root, DEMO_MODEL);
+    model = demoModelPath(env);
     if (!statOrNull(model)?.isDirectory()) throw new UsageError(`--model not given and the bundled demo model ${JSON.stringify(model)} is missing`);
   } else checkModel(model);
 

@@ -118,7 +118,8 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
   if (args.modelIsDemo) {
     const rel = relative(process.cwd(), args.model);
     err(`note: no --model given, using the bundled demo model ${rel && !rel.startsWith('..') ? rel : args.model}:`);
-    err('      tiny random weights, so it makes noise-like pictures, not real images');
+    err('      a tiny model trained on one task: a coloured shape on a coloured background, 64x64');
+    err('      (8 colours; circle, square, triangle), e.g. "a red circle on a blue background"');
   }
 
   // 2. load

@@ -1,5 +1,6 @@
+#!/usr/bin/env node
 /**
- * Entry point of the `sd-webgpu` command (`npm run generate -- --prompt "..."`, or packages/pipeline/dist/cli.js).
+ * Entry point of the `sd-webgpu` command (`npm run generate -- --prompt "..."`, or packages/pipeline/dist/cli/main.js, the package's bin).
  * Ctrl-C once stops the generation after the current step (nothing is written); twice exits at once.
  */
 import { EXIT, runCli } from './generate.js';
