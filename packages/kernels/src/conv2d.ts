@@ -3,10 +3,12 @@
  * symmetric or `[top, bottom, left, right]` padding (the VAE encoder's downsample pads `[0, 1, 0, 1]`), optional
  * bias; f32 or f16 storage with f32 accumulation.
  *
- * The kernels are tuned for lavapipe: ./conv2d/wgsl.ts is a direct implicit GEMM with lanes over output channels and
- * packed weights (./conv2d/pack.ts); on lavapipe-like devices (`matmulMode(device) === 'subgroup'`) the default tiles
- * take ./conv2d/subgroup.ts instead, the same GEMM with the input values loaded by distinct lanes and shared through
- * `subgroupBroadcast` (~2x faster there). ./conv2d/pointwise.ts runs 1x1 convolutions (lanes over pixels, vec4 loads).
+ * The kernel table (./table.ts) picks the family. On GPUs (and SwiftShader) every convolution is an implicit GEMM on
+ * the GEMM core (./gemm/core.ts with the hooks of ./gemm/conv2d.ts), over packed or PyTorch-layout weights. The
+ * lavapipe row keeps the kernels tuned there: ./conv2d/subgroup.ts (a direct implicit GEMM with lanes over output
+ * channels, packed weights of ./conv2d/pack.ts, input values loaded by distinct lanes and shared through
+ * `subgroupBroadcast`), ./conv2d/pointwise.ts for 1x1 convolutions (lanes over pixels, vec4 loads) and the
+ * uniform-load kernel of ./conv2d/wgsl.ts for 1x1 convolutions whose H·W is not a multiple of 4.
  * Tensors beyond one storage binding are split by ./conv2d/plan.ts into batch / output-channel / input-channel
  * chunks bound as aligned windows. Input-channel chunks add into `y`; on f16 storage each chunk's partial sum is
  * rounded to f16 once (one extra half-ulp per chunk, only for tensors above the binding limit).
@@ -18,14 +20,16 @@ import { conv2dPointwiseKernel } from './conv2d/pointwise.js';
 import { type Conv2dTile, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
 import { conv2dSubgroupKernel } from './conv2d/subgroup.js';
 import { CONV2D_LANES, conv2dKernel } from './conv2d/wgsl.js';
-import { matmulMode } from './matmul.js';
+import { type GemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
+import { gemmConv2dHooks } from './gemm/conv2d.js';
+import { type KernelRow, kernelRow } from './table.js';
 
 export { type Conv2dVariant, conv2dKernel, conv2dSource, conv2dVariantName } from './conv2d/wgsl.js';
 export { type Conv2dSubgroupVariant, conv2dSubgroupKernel, conv2dSubgroupSource } from './conv2d/subgroup.js';
 export { type Conv2dPointwiseVariant, conv2dPointwiseKernel } from './conv2d/pointwise.js';
 export { type PackedConv2dWeight, conv2dPackKernel, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack.js';
 export { type Conv2dChunk, type Conv2dGeometry, type Conv2dWeightLayout, planConv2d } from './conv2d/plan.js';
-export { type Conv2dTile, POINTWISE_TILE, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
+export { type Conv2dTile, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
 
 /** `[top, bottom, left, right]` zero padding. */
 export type Conv2dPadding = readonly [number, number, number, number];
@@ -35,12 +39,14 @@ export interface Conv2dOptions {
   /** Same padding on all four sides, or `[top, bottom, left, right]`. Default 0. */
   padding?: number | Conv2dPadding;
   /**
-   * Overrides the tile table and forces the channel-lane kernel, also for 1x1 (benchmarks and tests); `subgroup: true`
-   * selects the subgroup-shared kernel (UnsupportedError on devices whose `matmulMode` is not 'subgroup').
+   * Overrides the kernel table and forces the channel-lane kernel, also for 1x1 (benchmarks and tests); `subgroup: true`
+   * selects the subgroup-shared kernel (UnsupportedError on devices without 8-lane subgroups).
    */
   tile?: Conv2dTile;
-  /** Overrides the pointwise kernel's tile (benchmarks and tests). */
-  pointwiseTile?: { rows: number; vec: number; subgroup?: boolean };
+  /** Overrides the pointwise kernel's tile (benchmarks and tests; lavapipe-like devices only). */
+  pointwiseTile?: { rows: number; vec: number };
+  /** Forces the GEMM core with this tile (benchmarks and tests). */
+  gemm?: GemmTile;
 }
 
 /** Largest kernel side accepted (SD uses 3x3 and 1x1; the kernel is generic in the side). */
@@ -123,8 +129,8 @@ function validate(
     if ((opts.tile.shareRows || opts.tile.x4) && !opts.tile.subgroup) {
       throw new ParameterError('conv2d', 'tile', `shareRows and x4 apply to subgroup tiles only, got ${JSON.stringify(opts.tile)}`);
     }
-    if (opts.tile.subgroup && matmulMode(x.device) !== 'subgroup') {
-      throw new UnsupportedError('conv2d', 'tile.subgroup needs a device with 8-lane subgroups (matmulMode "subgroup")');
+    if (opts.tile.subgroup && !subgroup8(x)) {
+      throw new UnsupportedError('conv2d', 'tile.subgroup needs a device with 8-lane subgroups');
     }
   }
   if (opts.pointwiseTile) {
@@ -132,11 +138,17 @@ function validate(
     if (![rows, vec].every((v) => Number.isInteger(v) && v >= 1 && v <= 32)) {
       throw new ParameterError('conv2d', 'pointwiseTile', `entries must be integers in [1, 32], got ${JSON.stringify(opts.pointwiseTile)}`);
     }
-    if (opts.pointwiseTile.subgroup && (rows % 8 !== 0 || matmulMode(x.device) !== 'subgroup')) {
-      throw new UnsupportedError('conv2d', `pointwiseTile.subgroup needs rows that are a multiple of 8 (got ${rows}) ` +
-        'and a device with 8-lane subgroups (matmulMode "subgroup")');
+    if (rows % 8 !== 0 || !subgroup8(x)) {
+      throw new UnsupportedError('conv2d', `pointwiseTile needs rows that are a multiple of 8 (got ${rows}) ` +
+        'and a device with 8-lane subgroups');
     }
   }
+}
+
+/** Whether the device has the 8-lane subgroups of lavapipe's kernels. */
+function subgroup8(x: Tensor): boolean {
+  const a = x.device.adapterInfo;
+  return x.device.features.subgroups && a.subgroupMinSize === 8 && a.subgroupMaxSize === 8;
 }
 
 /**
@@ -160,23 +172,71 @@ export function conv2d(
 
   // A 1x1 convolution without stride or padding is a per-pixel linear over the flattened image.
   const pointwise = kh === 1 && kw === 1 && stride === 1 && pad.every((p) => p === 0);
+  const row: KernelRow = kernelRow(x.device);
+  const gemm = opts.gemm ?? (opts.tile || opts.pointwiseTile || row.conv2d === 'subgroup' ? null : row.conv2d);
+  if (gemm) {
+    const g: Conv2dGeometry = { n, cin, h, w, cout, hout, wout, kh, kw };
+    runGemm(g, x, packedIn ?? wTensor, bias ?? null, y, stride, pad, pointwise, gemm);
+    return y;
+  }
   const g: Conv2dGeometry = pointwise
     ? { n, cin, h: 1, w: h * w, cout, hout: 1, wout: h * w, kh, kw }
     : { n, cin, h, w, cout, hout, wout, kh, kw };
   if (pointwise && (h * w) % 4 === 0 && !opts.tile) {
-    runPointwise(g, x, packedIn ?? wTensor, bias ?? null, y, opts.pointwiseTile ?? choosePointwiseTile(matmulMode(x.device)));
+    runPointwise(g, x, packedIn ?? wTensor, bias ?? null, y, opts.pointwiseTile ?? choosePointwiseTile());
   } else {
     const packed = packedIn ?? conv2dPackWeight(wTensor);
-    runChannelLanes(g, x, packed, bias ?? null, y, stride, pad, opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout, matmulMode(x.device)));
+    runChannelLanes(g, x, packed, bias ?? null, y, stride, pad, opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout));
     if (!packedIn) packed.tensor.dispose();
   }
   return y;
 }
 
+/**
+ * The GEMM core: M = output channels, N = output pixels, K = I·kh·kw, one dispatch per chunk of ./conv2d/plan.ts
+ * (weights used in the layout they come in: packed `[I·kh·kw, O4·4]` or PyTorch `[O, I·kh·kw]`).
+ */
+function runGemm(
+  g: Conv2dGeometry, x: Tensor, weight: Tensor | PackedConv2dWeight, bias: Tensor | null, y: Tensor, stride: number,
+  [padTop, , padLeft]: Conv2dPadding, pointwise: boolean, tile: GemmTile,
+): void {
+  const device = x.device;
+  const dtype = x.dtype as 'f32' | 'f16';
+  const packed = isPackedConv2dWeight(weight);
+  const layout = packed ? 'packed' : 'native';
+  const wTensor = packed ? weight.tensor : weight;
+  const { rows, cols } = gemmFootprint(tile);
+  const tiles = Math.ceil(g.hout * g.wout / cols);
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  const k = g.kh * g.kw;
+  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, layout)) {
+    const first = ch.c0 === 0;
+    const win = chunkWindows(g, ch, x, wTensor, layout, y, align);
+    const hooks = gemmConv2dHooks({
+      dtype, kh: g.kh, kw: g.kw, stride, pointwise, bias: !!bias && first, accumulate: !first,
+    });
+    device.run(gemmKernel(hooks, tile), {
+      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
+      uniforms: {
+        cin: ch.c, h: g.h, w: g.w, cout: ch.o, hout: g.hout, wout: g.wout, pad_t: padTop, pad_l: padLeft,
+        x_off: win.x.off, x_nstride: g.cin * g.h * g.w,
+        // Packed: rows of O4·4 values, the window starts at row c0·k and holds every output channel.
+        // Native: rows of I·k values, the window starts at output channel o0 and holds every input channel.
+        w_off: win.weight.off,
+        w_k0: packed ? 0 : ch.c0 * k, w_ks: packed ? Math.ceil(g.cout / 4) * 4 : 1,
+        w_o0: packed ? ch.o0 : 0, w_ms: packed ? 1 : g.cin * k,
+        y_off: win.y.off, y_nstride: g.cout * g.hout * g.wout,
+        b_off: ch.o0,
+      },
+      workgroups: [tiles * Math.ceil(ch.o / rows), 1, ch.n],
+    });
+  }
+}
+
 /** 1x1 / stride 1 / no padding with H·W % 4 == 0: the pixel-lane kernel over vec4 pixel groups. */
 function runPointwise(
   g: Conv2dGeometry, x: Tensor, weight: Tensor | PackedConv2dWeight, bias: Tensor | null, y: Tensor,
-  tile: { rows: number; vec: number; subgroup?: boolean },
+  tile: { rows: number; vec: number },
 ): void {
   const device = x.device;
   const dtype = x.dtype as 'f32' | 'f16';
@@ -191,7 +251,7 @@ function runPointwise(
     const win = chunkWindows(g, ch, x, wTensor, layout, y, align);
     const oblocks = Math.ceil(ch.o / tile.rows);
     const kernel = conv2dPointwiseKernel({
-      dtype, rows: tile.rows, vec: tile.vec, bias: !!bias && first, accumulate: !first, subgroup: !!tile.subgroup,
+      dtype, rows: tile.rows, vec: tile.vec, bias: !!bias && first, accumulate: !first,
     });
     device.run(kernel, {
       bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },

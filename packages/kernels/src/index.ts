@@ -6,3 +6,5 @@ export * from './attention.js';
 export * from './elementwise.js';
 export * from './layout.js';
 export * from './timestep.js';
+export * from './table.js';
+export { type GemmHooks, type GemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
