@@ -11,6 +11,7 @@ export default defineConfig({
       '@sd-webgpu/kernels': pkg('kernels'),
       '@sd-webgpu/models': pkg('models'),
       '@sd-webgpu/pipeline': pkg('pipeline'),
+      '@sd-webgpu/server': pkg('server'),
     },
   },
   test: {

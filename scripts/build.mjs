@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Bundles each package to packages/<name>/dist/index.js (ESM, for Node; browsers bundle from source, see
-// scripts/build-browser.mjs) and the `sd-webgpu` command to packages/pipeline/dist/cli.js (executable, with the
-// workspace packages inlined; pngjs, jpeg-js and Dawn's webgpu stay external).
+// scripts/build-browser.mjs), the `sd-webgpu` command to packages/pipeline/dist/cli.js and the `sd-webgpu-server`
+// command to packages/server/dist/cli.js (executables, with the workspace packages inlined; pngjs, jpeg-js, Dawn's
+// webgpu, bullmq and ioredis stay external).
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -9,8 +10,10 @@ import { dirname, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const pkg = (name) => resolve(root, `packages/${name}/src/index.ts`);
-const alias = Object.fromEntries(['tensor', 'kernels', 'models', 'pipeline'].map((n) => [`@sd-webgpu/${n}`, pkg(n)]));
-const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['webgpu', 'pngjs', 'jpeg-js'], logLevel: 'warning' };
+const PACKAGES = ['tensor', 'kernels', 'models', 'pipeline', 'server'];
+const alias = Object.fromEntries(PACKAGES.map((n) => [`@sd-webgpu/${n}`, pkg(n)]));
+alias['@sd-webgpu/pipeline/node'] = resolve(root, 'packages/pipeline/src/node.ts');
+const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['webgpu', 'pngjs', 'jpeg-js', 'bullmq', 'ioredis'], logLevel: 'warning' };
 
 // The tokenizer finds its shipped vocabulary relative to its own module (load_default.ts:
 // new URL('../../../assets/<file>', import.meta.url)). A bundle puts that code at another depth, so the literal is
@@ -37,7 +40,7 @@ function relocateVocab(outfile, assetPath) {
   };
 }
 
-for (const name of ['tensor', 'kernels', 'models', 'pipeline']) {
+for (const name of PACKAGES) {
   const others = Object.keys(alias).filter((a) => a !== `@sd-webgpu/${name}`);
   const outfile = resolve(root, `packages/${name}/dist/index.js`);
   await build({
@@ -56,18 +59,23 @@ await build({
 });
 console.log('built packages/*/dist/index.js and packages/pipeline/dist/node.js');
 
-// The CLI: one file with the workspace inlined, the vocabulary copied beside it.
-const cli = resolve(root, 'packages/pipeline/dist/cli.js');
-const cliVocab = resolve(dirname(cli), VOCAB_NAME);
-mkdirSync(dirname(cli), { recursive: true });
-copyFileSync(VOCAB_SOURCE, cliVocab);
-await build({
-  ...common,
-  entryPoints: [resolve(root, 'packages/pipeline/src/cli/main.ts')],
-  outfile: cli,
-  alias,
-  banner: { js: '#!/usr/bin/env node' },
-  plugins: [relocateVocab(cli, cliVocab)],
-});
-chmodSync(cli, 0o755);
-console.log(`built ${relative(root, cli)} (the sd-webgpu command)`);
+// The commands: one file each with the workspace inlined, the vocabulary copied beside it.
+for (const [entry, cli, command] of [
+  ['packages/pipeline/src/cli/main.ts', 'packages/pipeline/dist/cli.js', 'sd-webgpu'],
+  ['packages/server/src/main.ts', 'packages/server/dist/cli.js', 'sd-webgpu-server'],
+]) {
+  const out = resolve(root, cli);
+  const cliVocab = resolve(dirname(out), VOCAB_NAME);
+  mkdirSync(dirname(out), { recursive: true });
+  copyFileSync(VOCAB_SOURCE, cliVocab);
+  await build({
+    ...common,
+    entryPoints: [resolve(root, entry)],
+    outfile: out,
+    alias,
+    banner: { js: '#!/usr/bin/env node' },
+    plugins: [relocateVocab(out, cliVocab)],
+  });
+  chmodSync(out, 0o755);
+  console.log(`built ${cli} (the ${command} command)`);
+}

@@ -1,40 +1,20 @@
 #!/usr/bin/env node
-// Runs a TypeScript entry point under Node: bundles it with esbuild (workspace packages resolved from source,
-// Dawn's `webgpu` package left external) into node_modules/.cache and imports the bundle with the remaining args.
-import { build } from 'esbuild';
+// Runs a TypeScript entry point under Node: bundles it (bundle-ts.mjs) into node_modules/.cache and imports the
+// bundle with the remaining args. The bundle is named after the entry's path, so two entry points never share one.
 import { mkdirSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { bundleTs, root } from './bundle-ts.mjs';
 
 const [entry, ...args] = process.argv.slice(2);
 if (!entry) {
   console.error('usage: node scripts/run-ts.mjs <entry.ts> [args...]');
   process.exit(2);
 }
-const root = resolve(import.meta.dirname, '..');
 const outDir = resolve(root, 'node_modules/.cache/sd-webgpu');
 mkdirSync(outDir, { recursive: true });
-const outfile = resolve(outDir, basename(entry).replace(/\.ts$/, '') + '.mjs');
-const pkg = (name) => resolve(root, `packages/${name}/src/index.ts`);
-await build({
-  entryPoints: [resolve(root, entry)],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  sourcemap: 'inline',
-  external: ['webgpu', 'pngjs', 'jpeg-js'],
-  alias: {
-    '@sd-webgpu/tensor': pkg('tensor'),
-    '@sd-webgpu/kernels': pkg('kernels'),
-    '@sd-webgpu/models': pkg('models'),
-    '@sd-webgpu/pipeline': pkg('pipeline'),
-    '@sd-webgpu/pipeline/node': resolve(root, 'packages/pipeline/src/node.ts'),
-  },
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  logLevel: 'warning',
-});
+const outfile = resolve(outDir, relative(root, resolve(root, entry)).replace(/\.ts$/, '').replace(/[\\/.]+/g, '_') + '.mjs');
+await bundleTs(entry, outfile);
 process.argv = [process.argv[0], outfile, ...args];
 process.env.SD_WEBGPU_ROOT ??= root;
 await import(pathToFileURL(outfile).href);

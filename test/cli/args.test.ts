@@ -58,13 +58,14 @@ describe('parseArgs: valid command lines', () => {
   it('reads every option, in both --name value and --name=value forms', () => {
     const cmd = parseArgs(
       gen('--negative-prompt', 'blurry', '--steps=30', '--guidance', '0', '--seed', '18446744073709551615', '--scheduler=euler_a',
-        '--width', '64', '--height=2048', '--init-image', png, '--strength', '1', '--fp16', '--num-images', '16'),
+        '--width', '80', '--height=2048', '--init-image', png, '--strength', '1', '--fp16', '--num-images', '16',
+        '--vae-tiling', 'off', '--low-memory'),
       env,
     );
     if (cmd.kind !== 'generate') throw new Error('expected generate');
     expect(cmd.args).toMatchObject({
-      negativePrompt: 'blurry', steps: 30, guidanceScale: 0, seed: 2n ** 64n - 1n, scheduler: 'euler_a', width: 64,
-      height: 2048, initImage: png, strength: 1, dtype: 'f16', numImages: 16,
+      negativePrompt: 'blurry', steps: 30, guidanceScale: 0, seed: 2n ** 64n - 1n, scheduler: 'euler_a', width: 80,
+      height: 2048, initImage: png, strength: 1, dtype: 'f16', numImages: 16, vaeTiling: false, lowMemory: true,
     });
   });
 
@@ -114,9 +115,11 @@ describe('parseArgs: each invalid argument is one line and exit code 2', () => {
     ['seed 2^64', () => gen('--seed', '18446744073709551616'), 'sd-webgpu: --seed must be an integer in 0..18446744073709551615 (got "18446744073709551616")'],
     ['seed hex', () => gen('--seed', '0x10'), 'sd-webgpu: --seed must be an integer in 0..18446744073709551615 (got "0x10")'],
     ['scheduler', () => gen('--scheduler', 'heun'), 'sd-webgpu: --scheduler must be one of ddim, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms (got "heun")'],
-    ['width not multiple of 8', () => gen('--width', '100'), 'sd-webgpu: --width must be a multiple of 8 in 64..2048 (got "100")'],
-    ['width too small', () => gen('--width', '56'), 'sd-webgpu: --width must be a multiple of 8 in 64..2048 (got "56")'],
-    ['height too large', () => gen('--height', '2056'), 'sd-webgpu: --height must be a multiple of 8 in 64..2048 (got "2056")'],
+    ['width not multiple of 8', () => gen('--width', '100'), 'sd-webgpu: --width must be a multiple of 8 in 8..2048 (got 100; nearest valid: 96 or 104)'],
+    ['width too small', () => gen('--width', '4'), 'sd-webgpu: --width must be a multiple of 8 in 8..2048 (got 4; nearest valid: 8)'],
+    ['width not a number', () => gen('--width', 'wide'), 'sd-webgpu: --width must be a multiple of 8 in 8..2048 (got "wide")'],
+    ['height too large', () => gen('--height', '2056'), 'sd-webgpu: --height must be a multiple of 8 in 8..2048 (got 2056; nearest valid: 2048)'],
+    ['vae tiling not on/off', () => gen('--vae-tiling', 'yes'), 'sd-webgpu: --vae-tiling must be on or off (got "yes")'],
     ['strength without init image', () => gen('--strength', '0.5'), 'sd-webgpu: --strength requires --init-image'],
     ['strength 0', () => gen('--init-image', png, '--strength', '0'), 'sd-webgpu: --strength must be a number in (0, 1] (got "0")'],
     ['strength above 1', () => gen('--init-image', png, '--strength', '1.5'), 'sd-webgpu: --strength must be a number in (0, 1] (got "1.5")'],
@@ -181,10 +184,11 @@ describe('img2imgSize', () => {
     expect(img2imgSize({ ...base(), width: 512 }, image(100, 75))).toEqual({ width: 512, height: 72 });
   });
 
-  it('rejects an image whose size falls outside 64..2048 when no size is given', () => {
-    expect(() => img2imgSize(base(), image(40, 300))).toThrow(
-      '--init-image is 40x300, so the output width would be 40, outside 64..2048 (pass --width)',
+  it('rejects an image whose size falls outside 8..2048 when no size is given', () => {
+    expect(() => img2imgSize(base(), image(6, 300))).toThrow(
+      '--init-image is 6x300, so the output width would be 0, outside 8..2048 (pass --width)',
     );
+    expect(img2imgSize(base(), image(40, 300))).toEqual({ width: 40, height: 296 });
     expect(() => img2imgSize(base(), image(100, 3000))).toThrow(/output height would be 3000/);
     expect(img2imgSize({ ...base(), width: 64, height: 64 }, image(40, 3000))).toEqual({ width: 64, height: 64 });
   });

@@ -20,7 +20,7 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 interface Calls {
-  loads: Array<{ source: string; dtype: string }>;
+  loads: Array<{ source: string; dtype: string; lowMemory?: boolean }>;
   txt2img: GenerateOptions[];
   img2img: Img2ImgOptions[];
   disposed: number;
@@ -44,11 +44,12 @@ function fakeLoader(calls: Calls, fail?: (o: GenerateOptions) => void): ModelLoa
     return Array.from({ length: o.numImages ?? 1 }, (_, k) => {
       const data = new Uint8ClampedArray(width * height * 4);
       for (let p = 0; p < width * height; p++) data.set([(p + k * 50) % 256, Number(BigInt(o.seed!) % 256n), k, 255], p * 4);
-      return { width, height, data, seed: o.seed!, params };
+      // a prompt starting with LONG stands for one past CLIP's 77 tokens
+      return { width, height, data, seed: o.seed!, params, ...(o.prompt.startsWith('LONG') ? { truncated: { prompt: 'the rest' } } : {}) };
     });
   };
   return async (source, opts) => {
-    calls.loads.push({ source, dtype: opts.dtype });
+    calls.loads.push({ source, dtype: opts.dtype, ...(opts.lowMemory ? { lowMemory: true } : {}) });
     const m: CliModel = {
       txt2img: async (o) => (calls.txt2img.push(o), run(o)),
       img2img: async (o) => (calls.img2img.push(o), run(o, o.strength ?? 0.8)),
@@ -94,6 +95,19 @@ describe('sd-webgpu generate (fake model)', () => {
     // progress went to stderr as plain lines (not a TTY), ending with the last step
     expect(r.stderr).toMatch(/\[==========\] 3\/3 steps/);
     expect(fs.readdirSync(dir).sort()).toEqual(['cat.png', 'model']);
+  });
+
+  it('passes --vae-tiling and --low-memory, and warns about a truncated prompt', async () => {
+    const calls = newCalls();
+    const r = await cli(['generate', '--model', model, '--prompt', 'LONG prompt', '--steps', '1', '--seed', '1', '--vae-tiling', 'on',
+      '--low-memory', '--output', join(dir, 'o.png')], fakeLoader(calls));
+    expect(r.code).toBe(EXIT.ok);
+    expect(calls.loads).toEqual([{ source: model, dtype: 'f32', lowMemory: true }]);
+    expect(calls.txt2img[0]!.vaeTiling).toBe(true);
+    expect(r.stderr).toContain('warning: the prompt is longer than CLIP\'s 77 tokens; this part was ignored: "the rest"');
+    const plain = await cli(['generate', '--model', model, '--prompt', 'short', '--steps', '1', '--seed', '1', '--output', join(dir, 'p.png')], fakeLoader(calls));
+    expect(plain.stderr).not.toContain('warning');
+    expect(calls.txt2img[1]!.vaeTiling).toBeUndefined();
   });
 
   it('--num-images writes numbered files; a 64-bit seed is passed as a bigint', async () => {
@@ -176,6 +190,17 @@ describe('sd-webgpu generate (fake model)', () => {
     expect(r.stderr).toContain('sd-webgpu: interrupted, nothing written\n');
     expect(calls.disposed).toBe(1);
     expect(fs.readdirSync(dir)).toEqual(['model']);
+  });
+
+  it('an AbortError that is not our signal (WebGPU cancelling work on a lost device) is an error, not an interrupt', async () => {
+    const calls = newCalls();
+    const loader = fakeLoader(calls, () => {
+      throw new DOMException('', 'AbortError');
+    });
+    const r = await cli(['generate', '--model', model, '--prompt', 'x', '--output', join(dir, 'o.png')], loader, new AbortController().signal);
+    expect(r.code).toBe(EXIT.error);
+    expect(r.stderr).not.toContain('interrupted');
+    expect(r.stderr.trimEnd().split('\n').pop()).toBe('sd-webgpu: AbortError (no message)');
   });
 
   it('prints a note when the bundled demo model is used', async () => {

@@ -36,8 +36,8 @@ describe('pipeline API', () => {
 
   it('rejects invalid options with a ParameterError naming the option', async () => {
     const bad: [object, RegExp][] = [
-      [{ width: 100 }, /width.*multiple of 8/],
-      [{ height: 32 }, /height.*64\.\.2048/],
+      [{ width: 100 }, /width.*multiple of 8.*nearest valid: 96 or 104/],
+      [{ height: 4 }, /height.*8\.\.2048.*nearest valid: 8/],
       [{ steps: 0 }, /steps.*1\.\.1000/],
       [{ guidanceScale: -1 }, /guidanceScale/],
       [{ scheduler: 'heun' }, /scheduler.*one of/],

@@ -120,10 +120,27 @@ function mutateJson(rng: Rng, json: Record<string, any>): void {
   }
 }
 
-type Mutation = 'length' | 'headerBytes' | 'anyBytes' | 'truncate' | 'json' | 'duplicate' | 'trailing' | 'insert';
+const MUTATIONS = [
+  'length', 'headerBytes', 'anyBytes', 'truncate', 'json', 'json', 'duplicate', 'escapedDuplicate', 'trailing', 'insert', 'deep', 'oddKey',
+] as const;
+type Mutation = (typeof MUTATIONS)[number];
+
+/** `depth` nested arrays or objects around `inner` (optionally left unclosed), as JSON text. */
+function nested(rng: Rng, depth: number, inner: string): string {
+  const obj = rng() < 0.5;
+  const open = obj ? '{"a":' : '[';
+  const close = rng() < 0.2 ? '' : obj ? '}' : ']';
+  return open.repeat(depth) + inner + close.repeat(depth);
+}
+
+/** Keys that have broken readers: prototype names, NUL, lone surrogates, astral characters, 70 000 characters. */
+const ODD_KEYS = ['__proto__', 'constructor', 'hasOwnProperty', 'a\u0000b', '\ud800', '宇宙😀', '\u00e9', '', 'x'.repeat(70_000)];
+
+/** Every escape of a key's characters that JSON.parse reads as the same key. */
+const escapeAll = (key: string) => [...key].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
 
 function mutate(rng: Rng, base: Uint8Array): { bytes: Uint8Array; kind: Mutation } {
-  const kind = pick<Mutation>(rng, ['length', 'headerBytes', 'anyBytes', 'truncate', 'json', 'json', 'duplicate', 'trailing', 'insert']);
+  const kind = pick(rng, MUTATIONS);
   const bytes = base.slice();
   const { text, json, data } = headerOf(base);
   switch (kind) {
@@ -154,6 +171,33 @@ function mutate(rng: Rng, base: Uint8Array): { bytes: Uint8Array; kind: Mutation
       const name = pick(rng, names);
       const dupText = text.replace('{', `{${JSON.stringify(name)}:${JSON.stringify(json[name])},`);
       return { bytes: rawFile(dupText, data), kind };
+    }
+    case 'escapedDuplicate': {
+      const names = Object.keys(json);
+      const name = pick(rng, names);
+      const dupText = text.replace('{', `{"${escapeAll(name)}":${JSON.stringify(json[name])},`);
+      return { bytes: rawFile(dupText, data), kind };
+    }
+    case 'deep': {
+      // Up to 100 000 levels, in place of the header, a shape, a metadata value or an offset.
+      const depth = pick(rng, [2, 40, 1000, 5000, 20_000, 100_000]);
+      const names = Object.keys(json).filter((k) => k !== '__metadata__');
+      const name = JSON.stringify(pick(rng, names.length ? names : ['t']));
+      const where = int(rng, 4);
+      const inner = nested(rng, depth, pick(rng, ['1', '[]', '{}', '"s"', '']));
+      const mutated = where === 0 ? inner
+        : where === 1 ? text.replace(/^\{/, `{"__metadata__":{"k":${inner}},`)
+        : `{${name}:{"dtype":"F32","shape":${where === 2 ? inner : '[1]'},"data_offsets":${where === 3 ? inner : '[0,4]'}}}`;
+      return { bytes: rawFile(mutated, data), kind };
+    }
+    case 'oddKey': {
+      // Rename a tensor or add a metadata key.
+      const key = pick(rng, ODD_KEYS);
+      const names = Object.keys(json).filter((k) => k !== '__metadata__');
+      const mutated = rng() < 0.5 && names.length
+        ? text.replace(JSON.stringify(pick(rng, names)) + ':', `"${key}":`)
+        : text.replace(/^\{/, `{"__metadata__":{"${key}":"v"},`);
+      return { bytes: rawFile(mutated, data), kind };
     }
     case 'trailing': {
       const extra = new Uint8Array(1 + int(rng, 64)).map(() => int(rng, 256));
@@ -216,7 +260,7 @@ describe('safetensors fuzz', () => {
       try {
         await readAll(bytes);
         o.ok++;
-        if (kind === 'duplicate') throw new Error('a header with a duplicate key was accepted');
+        if (kind === 'duplicate' || kind === 'escapedDuplicate') throw new Error('a header with a duplicate key was accepted');
       } catch (e) {
         if (!(e instanceof SafetensorsFormatError)) {
           const hex = Buffer.from(bytes.subarray(0, 200)).toString('hex');
@@ -230,11 +274,14 @@ describe('safetensors fuzz', () => {
     expect(elapsed).toBeLessThan(20_000 * Math.max(1, ITERATIONS / 3000));
     // Not vacuous: every kind of mutation ran, and both outcomes occur.
     const total = Object.values(outcomes).reduce((a, o) => ({ ok: a.ok + o.ok, rejected: a.rejected + o.rejected }), { ok: 0, rejected: 0 });
-    expect(Object.keys(outcomes).sort()).toEqual(['anyBytes', 'duplicate', 'headerBytes', 'insert', 'json', 'length', 'trailing', 'truncate']);
+    expect(Object.keys(outcomes).sort()).toEqual([...new Set(MUTATIONS)].sort());
     expect(total.ok + total.rejected).toBe(ITERATIONS);
     expect(total.ok).toBeGreaterThan(ITERATIONS / 10);
     expect(total.rejected).toBeGreaterThan(ITERATIONS / 4);
     expect(outcomes.duplicate!.ok).toBe(0);
+    expect(outcomes.escapedDuplicate!.ok).toBe(0);
+    expect(outcomes.deep!.ok).toBe(0); // nothing valid is nested deeper than 3
+    expect(outcomes.oddKey!.ok).toBeGreaterThan(0); // odd but valid names are read like any other
     expect(outcomes.trailing!.rejected).toBe(0); // trailing bytes are allowed
     expect(outcomes.json!.ok).toBeGreaterThan(0);
     expect(outcomes.json!.rejected).toBeGreaterThan(0);

@@ -136,6 +136,30 @@ describe('safetensors validation', () => {
     await rejectsWith(rawFile('{"__metadata__":{"k":"1","k":"2"}}'), /duplicate key 'k' inside '__metadata__'/);
   });
 
+  it('rejects headers nested deeper than the limit by name, however deep (no stack overflow)', async () => {
+    for (const depth of [17, 5000, 200_000]) {
+      await rejectsWith(rawFile('['.repeat(depth) + ']'.repeat(depth)), /nests arrays\/objects more than 16 levels deep/);
+      await rejectsWith(rawFile(`{"x":{"dtype":"F32","shape":${'['.repeat(depth)}`), /more than 16 levels deep/); // unclosed
+    }
+    // a shallow but long non-object is described briefly
+    await rejectsWith(rawFile(JSON.stringify(Array(100_000).fill([1]))), /header must be a JSON object, got array \[\[\.\.\.\],\[\.\.\.\],.*,\.\.\.\]$/);
+  });
+
+  it('reads odd tensor and metadata names as plain keys; a 70 000-character name is cut in messages', async () => {
+    const names = ['__proto__', 'constructor', 'a\u0000b', '\ud800', '宇宙😀'];
+    const header = Object.fromEntries(names.map((n, i) => [n, f32(i * 4, i * 4 + 4)]));
+    const text = JSON.stringify(header).slice(0, -1) + ',"__metadata__":{"__proto__":"p","hasOwnProperty":"h"}}';
+    const st = await SafetensorsFile.open(new MemorySource(rawFile(text, new Uint8Array(20))));
+    expect(st.keys()).toEqual(names);
+    expect(Object.entries(st.metadata)).toEqual([['__proto__', 'p'], ['hasOwnProperty', 'h']]);
+    const long = 'x'.repeat(70_000);
+    let err: Error | undefined;
+    await SafetensorsFile.open(new MemorySource(rawFileFromHeader({ [long]: f32(0, 8, [3]) }, 8))).catch((e: Error) => (err = e));
+    expect(err).toBeInstanceOf(SafetensorsFormatError);
+    expect(err!.message).toMatch(/tensor 'x{120}\.\.\.\(70000 characters\)': byte span/);
+    expect(err!.message.length).toBeLessThan(400);
+  });
+
   it('rejects malformed __metadata__', async () => {
     await rejectsWith(rawFile('{"__metadata__":[1]}'), /'__metadata__' must be an object of strings, got array/);
     await rejectsWith(rawFile('{"__metadata__":{"n":1}}'), /'__metadata__\.n' must be a string, got number 1/);

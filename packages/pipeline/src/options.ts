@@ -1,4 +1,5 @@
 import { ParameterError } from '@sd-webgpu/tensor';
+import { promptTextProblem } from './image/parameters.js';
 import { SCHEDULER_NAMES, type SchedulerName } from './schedulers/index.js';
 
 /** Called after each denoising step (the step's GPU work has finished). */
@@ -9,12 +10,12 @@ export interface GenerateOptions {
   negativePrompt?: string;
   /** Denoising steps, 1..1000 (default 25). */
   steps?: number;
-  /** Classifier-free guidance scale ≥ 0 (default 7.5); ≤ 1 runs the prompt alone (no unconditional batch). */
+  /** Classifier-free guidance scale in [0, 100] (default 7.5); ≤ 1 runs the prompt alone (no unconditional batch). */
   guidanceScale?: number;
   /** Seed of the torch-compatible generator; random when omitted (reported in the result). */
   seed?: number | bigint;
   scheduler?: SchedulerName;
-  /** Multiples of 8 in 64..2048 (default: the UNet's sample size × 8, i.e. 512 for SD 1.x). */
+  /** Multiples of 8 in 8..2048 (default: the UNet's sample size × 8, i.e. 512 for SD 1.x). */
   width?: number;
   height?: number;
   /** Images per prompt, 1..16 (default 1). */
@@ -23,6 +24,12 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Also return the final latents (before VAE decoding) with each image, for inspection and tests. */
   returnLatents?: boolean;
+  /**
+   * Decode (and, for img2img, encode) in overlapping tiles, diffusers' `enable_tiling` (512 px tiles for SD 1.x,
+   * overlap 0.25): bounded GPU memory at any size, small differences near tile borders. Default: on when the image is
+   * larger than one tile on either side (above 512 px for SD 1.x), off otherwise.
+   */
+  vaeTiling?: boolean;
 }
 
 /** An RGBA image, 4 bytes per pixel, row-major. */
@@ -60,6 +67,11 @@ export interface GeneratedImage {
   params: GenerationParams;
   /** The final latents `[4, h/8, w/8]` (only with `returnLatents`). */
   latents?: Float32Array;
+  /**
+   * Present when a prompt was longer than CLIP's 77 tokens (75 after BOS/EOS): the text that was dropped, per prompt
+   * (as diffusers, A1111 without prompt chunking and others do, the rest is ignored).
+   */
+  truncated?: { prompt?: string; negativePrompt?: string };
 }
 
 export interface ResolvedOptions extends GenerationParams {
@@ -67,21 +79,61 @@ export interface ResolvedOptions extends GenerationParams {
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
   returnLatents: boolean;
+  /** undefined: automatic (tiles when the image is larger than one tile). */
+  vaeTiling?: boolean;
+}
+
+/** Image sides the pipeline accepts: multiples of 8 (one latent pixel) in MIN_SIDE..MAX_SIDE. */
+export const MIN_SIDE = 8;
+export const MAX_SIDE = 2048;
+
+/** Why `n` is not a valid image side (naming the nearest valid sizes), or null when it is. */
+export function sideProblem(n: number): string | null {
+  if (Number.isInteger(n) && n >= MIN_SIDE && n <= MAX_SIDE && n % 8 === 0) return null;
+  const rule = `must be a multiple of 8 in ${MIN_SIDE}..${MAX_SIDE}`;
+  if (!Number.isFinite(n)) return `${rule} (got ${n})`;
+  const lo = Math.min(MAX_SIDE, Math.max(MIN_SIDE, Math.floor(n / 8) * 8));
+  const hi = Math.min(MAX_SIDE, Math.max(MIN_SIDE, Math.ceil(n / 8) * 8));
+  return `${rule} (got ${n}; nearest valid: ${lo === hi ? lo : `${lo} or ${hi}`})`;
 }
 
 const where = 'StableDiffusion';
 
+const bad = (name: string, detail: string) => new ParameterError(where, name, detail);
+const shown = (v: unknown) => (typeof v === 'string' ? `'${v.length > 40 ? `${v.slice(0, 40)}...` : v}'` : typeof v === 'object' && v ? typeof v : String(v));
+
+/** A prompt: a string that round-trips through the PNG parameters text. */
+function text(name: 'prompt' | 'negativePrompt', v: unknown): string {
+  if (typeof v !== 'string') throw bad(name, `must be a string (got ${v === null ? 'null' : typeof v})`);
+  const problem = promptTextProblem(name, v);
+  if (problem) throw bad(name, problem);
+  return v;
+}
+
 function int(name: string, v: unknown, lo: number, hi: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-    throw new ParameterError(where, name, `must be an integer in ${lo}..${hi} (got ${String(v)})`);
-  }
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw bad(name, `must be an integer in ${lo}..${hi} (got ${shown(v)})`);
+  return v;
+}
+
+/** A float in [lo, hi]: bounded so that every value of the range keeps the latents finite. */
+function float(name: string, v: unknown, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) throw bad(name, `must be a number in [${lo}, ${hi}] (got ${shown(v)})`);
   return v;
 }
 
 function side(name: string, v: unknown): number {
-  const n = int(name, v, 64, 2048);
-  if (n % 8) throw new ParameterError(where, name, `must be a multiple of 8 (got ${n})`);
-  return n;
+  const problem = typeof v === 'number' ? sideProblem(v) : `must be a multiple of 8 in ${MIN_SIDE}..${MAX_SIDE} (got ${shown(v)})`;
+  if (problem) throw bad(name, problem);
+  return v as number;
+}
+
+function seedOf(v: unknown): number | bigint {
+  if (typeof v === 'bigint') {
+    if (v < 0n || v >= 2n ** 64n) throw bad('seed', `must be in 0..2^64-1 (got ${v})`);
+    return v;
+  }
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad('seed', `must be a non-negative safe integer or a bigint (got ${shown(v)})`);
+  return v;
 }
 
 function randomSeed(): number {
@@ -90,42 +142,54 @@ function randomSeed(): number {
   return a[0]!;
 }
 
+/** Highest guidance scale: far beyond any useful value (A1111 stops at 30), low enough that the latents stay finite. */
+export const MAX_GUIDANCE_SCALE = 100;
+
+/**
+ * One row per option: its check and default (`undefined` input means the default). Every option is checked here,
+ * before any GPU work; a new option is a new row.
+ */
+const OPTIONS = {
+  prompt: (v: unknown) => text('prompt', v),
+  negativePrompt: (v: unknown = '') => text('negativePrompt', v),
+  steps: (v: unknown = 25) => int('steps', v, 1, 1000),
+  guidanceScale: (v: unknown = 7.5) => float('guidanceScale', v, 0, MAX_GUIDANCE_SCALE),
+  seed: (v: unknown = randomSeed()) => seedOf(v),
+  scheduler: (v: unknown = 'pndm') => {
+    if (!SCHEDULER_NAMES.includes(v as SchedulerName)) throw bad('scheduler', `must be one of ${SCHEDULER_NAMES.join(', ')} (got ${shown(v)})`);
+    return v as SchedulerName;
+  },
+  numImages: (v: unknown = 1) => int('numImages', v, 1, 16),
+  onProgress: (v: unknown) => {
+    if (v !== undefined && typeof v !== 'function') throw bad('onProgress', `must be a function (got ${shown(v)})`);
+    return v as ProgressCallback | undefined;
+  },
+  signal: (v: unknown) => {
+    if (v !== undefined && !(v instanceof AbortSignal)) throw bad('signal', `must be an AbortSignal (got ${shown(v)})`);
+    return v as AbortSignal | undefined;
+  },
+  returnLatents: (v: unknown = false) => {
+    if (typeof v !== 'boolean') throw bad('returnLatents', `must be a boolean (got ${shown(v)})`);
+    return v;
+  },
+  vaeTiling: (v: unknown) => {
+    if (v !== undefined && typeof v !== 'boolean') throw bad('vaeTiling', `must be a boolean (got ${shown(v)})`);
+    return v as boolean | undefined;
+  },
+} satisfies { [K in keyof GenerateOptions]?: (v?: unknown) => unknown };
+
+/** Throws unless the options argument is an object (`txt2img(null)`). */
+export function checkOptionsObject(o: unknown): void {
+  if (typeof o !== 'object' || o === null) throw bad('options', `must be an object (got ${o === null ? 'null' : typeof o})`);
+}
+
 /** Checks every option and fills the defaults; throws ParameterError naming the option and its valid range. */
 export function resolveOptions(o: GenerateOptions, defaults: { width: number; height: number }): ResolvedOptions {
-  if (typeof o.prompt !== 'string') throw new ParameterError(where, 'prompt', `must be a string (got ${typeof o.prompt})`);
-  const negativePrompt = o.negativePrompt ?? '';
-  if (typeof negativePrompt !== 'string') throw new ParameterError(where, 'negativePrompt', 'must be a string');
-  const guidanceScale = o.guidanceScale ?? 7.5;
-  if (typeof guidanceScale !== 'number' || !Number.isFinite(guidanceScale) || guidanceScale < 0) {
-    throw new ParameterError(where, 'guidanceScale', `must be a finite number ≥ 0 (got ${String(guidanceScale)})`);
-  }
-  const scheduler = o.scheduler ?? 'pndm';
-  if (!SCHEDULER_NAMES.includes(scheduler)) {
-    throw new ParameterError(where, 'scheduler', `must be one of ${SCHEDULER_NAMES.join(', ')} (got '${String(scheduler)}')`);
-  }
-  let seed = o.seed ?? randomSeed();
-  if (typeof seed === 'bigint') {
-    if (seed < 0n || seed >= 2n ** 64n) throw new ParameterError(where, 'seed', `must be in 0..2^64-1 (got ${seed})`);
-  } else if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new ParameterError(where, 'seed', `must be a non-negative safe integer or a bigint (got ${String(seed)})`);
-  }
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw new ParameterError(where, 'signal', 'must be an AbortSignal');
-  }
-  return {
-    prompt: o.prompt,
-    negativePrompt,
-    steps: int('steps', o.steps ?? 25, 1, 1000),
-    guidanceScale,
-    seed,
-    scheduler,
-    width: side('width', o.width ?? defaults.width),
-    height: side('height', o.height ?? defaults.height),
-    numImages: int('numImages', o.numImages ?? 1, 1, 16),
-    onProgress: o.onProgress,
-    signal: o.signal,
-    returnLatents: o.returnLatents === true,
+  checkOptionsObject(o);
+  const r = Object.fromEntries(Object.entries(OPTIONS).map(([k, check]) => [k, check((o as unknown as Record<string, unknown>)[k])])) as {
+    [K in keyof typeof OPTIONS]: ReturnType<(typeof OPTIONS)[K]>;
   };
+  return { ...r, width: side('width', o.width ?? defaults.width), height: side('height', o.height ?? defaults.height) };
 }
 
 export function resolveStrength(strength: unknown, steps: number): number {

@@ -1,5 +1,6 @@
 import { type DType, BYTES_PER_ELEMENT } from './dtype.js';
-import { DisposedTensorError, GpuError, ShaderCompileError, UnsupportedError } from './errors.js';
+import { type DeviceLostError, DisposedTensorError, GpuOutOfMemoryError, ShaderCompileError, UnsupportedError } from './errors.js';
+import { fromGpuError, fromLost, fromRejection } from './gpu_errors.js';
 import type { Kernel } from './kernel.js';
 import { debugLog } from './log.js';
 import { PipelineCache } from './pipelines.js';
@@ -22,6 +23,12 @@ export interface DeviceOptions {
   maxStorageBufferBindingSize?: number;
   /** Cap of the buffer pool's free lists in bytes. */
   maxFreeBytes?: number;
+  /**
+   * 'adapter' (default) requests the adapter's own memory and workgroup limits; 'default' requests no raised limit at
+   * all, so the device runs inside WebGPU's default limits (128 MiB per storage binding, 256 MiB per buffer, 16 KiB of
+   * workgroup memory, 256 invocations per workgroup) as on the most constrained browsers.
+   */
+  limits?: 'adapter' | 'default';
   /** Flags passed to Dawn's `create()` in Node (e.g. `enable-dawn-features=vulkan_enable_f16_on_nvidia`). */
   dawnFlags?: string[];
   /** Auto-submit after this many dispatches (bounds a batch's uniform memory); default 2048. */
@@ -46,16 +53,29 @@ export interface DeviceFeatures {
   timestamps: boolean;
 }
 
-/** Dawn node objects must stay referenced while their device lives, or Dawn crashes at random. */
-const liveDawn = new Set<unknown>();
-
 const NODE_WEBGPU = 'webgpu';
 
-async function nodeGpu(flags: string[]): Promise<{ gpu: GPU; handle: unknown }> {
-  const mod = (await import(/* @vite-ignore */ NODE_WEBGPU)) as { create(f: string[]): GPU; globals: object };
-  for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-  const gpu = mod.create(flags);
-  return { gpu, handle: gpu };
+/**
+ * One Dawn instance per flag set, for the whole process. Each `create()` opens a Vulkan instance whose file
+ * descriptors and memory Dawn frees only when the garbage collector finds the wrapper, so a fresh instance per Device
+ * leaked one descriptor and ~2.5 MiB per create/dispose cycle. Being referenced here also keeps Dawn's node objects
+ * alive while their devices live (otherwise Dawn crashes at random).
+ */
+const dawnInstances = new Map<string, Promise<GPU>>();
+
+function nodeGpu(flags: string[]): Promise<GPU> {
+  const key = flags.join('\n');
+  let gpu = dawnInstances.get(key);
+  if (!gpu) {
+    gpu = (async () => {
+      const mod = (await import(/* @vite-ignore */ NODE_WEBGPU)) as { create(f: string[]): GPU; globals: object };
+      for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+      return mod.create(flags);
+    })();
+    gpu.catch(() => dawnInstances.delete(key));
+    dawnInstances.set(key, gpu);
+  }
+  return gpu;
 }
 
 /** The WebGPU device with its pool, pipeline cache and command recorder. One per process is typical. */
@@ -71,18 +91,17 @@ export class Device {
   readonly pipelines: PipelineCache;
   readonly #recorder: Recorder;
   readonly #staging: StagingPool;
-  readonly #handle: unknown;
   readonly #errors: Error[] = [];
   readonly #onError?: (e: Error) => void;
   readonly #maxBatch: number;
   readonly #scopes: Set<Tensor>[] = [];
+  /** Removed on dispose, so a GPUDevice wrapper someone still holds no longer references this Device and its pool. */
+  readonly #onUncaptured: (ev: Event) => void;
   #disposed = false;
-  #lost = false;
+  #lost: DeviceLostError | null = null;
 
-  private constructor(gpu: GPUDevice, adapter: GPUAdapter, handle: unknown, opts: DeviceOptions) {
+  private constructor(gpu: GPUDevice, adapter: GPUAdapter, opts: DeviceOptions) {
     this.gpu = gpu;
-    this.#handle = handle;
-    if (handle) liveDawn.add(handle);
     const l = gpu.limits;
     this.limits = {
       maxStorageBufferBindingSize: Math.min(l.maxStorageBufferBindingSize, opts.maxStorageBufferBindingSize ?? Infinity),
@@ -109,24 +128,23 @@ export class Device {
     this.pipelines = new PipelineCache(gpu, (e) => this.#report(e));
     this.#recorder = new Recorder(gpu, this.pipelines, this.limits);
     this.#staging = new StagingPool(gpu);
-    gpu.addEventListener('uncapturederror', (ev) => {
-      this.#report(new GpuError(`uncaptured WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
-    });
+    this.#onUncaptured = (ev) => this.#report(fromGpuError((ev as GPUUncapturedErrorEvent).error));
+    gpu.addEventListener('uncapturederror', this.#onUncaptured);
     void gpu.lost.then((info) => {
-      this.#lost = true;
-      if (!this.#disposed) this.#report(new GpuError(`device lost (${info.reason}): ${info.message}`));
+      if (this.#disposed) return;
+      this.#lost = fromLost(info);
+      this.#report(this.#lost);
     });
   }
 
   static async create(opts: DeviceOptions = {}): Promise<Device> {
     let gpu = opts.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
-    let handle: unknown = null;
     if (!gpu) {
       if (typeof process === 'undefined' || !process.versions?.node) {
         throw new UnsupportedError('Device.create', 'this environment has no WebGPU (navigator.gpu is missing)');
       }
       const flags = ['disable-dawn-features=timestamp_quantization', ...(opts.dawnFlags ?? [])];
-      ({ gpu, handle } = await nodeGpu(flags));
+      gpu = await nodeGpu(flags);
     }
     const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
     if (!adapter) throw new UnsupportedError('Device.create', 'no WebGPU adapter is available');
@@ -136,7 +154,7 @@ export class Device {
     const a = adapter.limits;
     const gpuDevice = await adapter.requestDevice({
       requiredFeatures,
-      requiredLimits: {
+      requiredLimits: opts.limits === 'default' ? {} : {
         maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
         maxBufferSize: a.maxBufferSize,
         maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
@@ -146,7 +164,7 @@ export class Device {
         maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
       },
     });
-    return new Device(gpuDevice, adapter, handle ?? gpu, opts);
+    return new Device(gpuDevice, adapter, opts);
   }
 
   get disposed(): boolean {
@@ -159,6 +177,11 @@ export class Device {
 
   poolStats(): PoolStats {
     return this.pool.stats;
+  }
+
+  /** Bytes of the largest storage binding any dispatch has used (checked against `limits.maxStorageBufferBindingSize`). */
+  get largestBindingBytes(): number {
+    return this.#recorder.largestBinding;
   }
 
   /** Whether tensors of `dtype` can be created here. */
@@ -177,12 +200,15 @@ export class Device {
 
   // --- tensors ---
 
-  /** An uninitialised tensor from the pool (for kernel outputs). */
-  empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  /**
+   * An uninitialised tensor from the pool (for kernel outputs). `exact`: a buffer of exactly the tensor's size (no
+   * bucket rounding, never pooled), for long-lived tensors such as weights derived at load time.
+   */
+  empty(shape: readonly number[], dtype: DType = 'f32', opts: { exact?: boolean } = {}): Tensor {
     this.#check();
     if (!this.supports(dtype)) throw new UnsupportedError('empty', `dtype f16 needs the shader-f16 feature`);
     const bytes = numel(shape) * BYTES_PER_ELEMENT[dtype];
-    return new Tensor(new Storage(this, this.pool.acquire(bytes), bytes), shape, dtype);
+    return new Tensor(new Storage(this, this.pool.acquire(bytes, { exact: opts.exact }), bytes), shape, dtype);
   }
 
   /** Uploads host data (`Uint16Array` for f16 is taken as raw f16 bits). */
@@ -301,8 +327,12 @@ export class Device {
   /** Submits and waits until the GPU is idle; throws any error reported meanwhile. */
   async sync(): Promise<void> {
     this.#submit();
-    await this.gpu.queue.onSubmittedWorkDone();
-    await this.pipelines.settle();
+    try {
+      await this.gpu.queue.onSubmittedWorkDone();
+      await this.pipelines.settle();
+    } catch (e) {
+      throw this.#failure('waiting for the GPU', e);
+    }
     this.#throwErrors();
   }
 
@@ -320,11 +350,11 @@ export class Device {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
       mapped = true;
     } catch (e) {
-      await this.gpu.popErrorScope();
+      await this.gpu.popErrorScope().catch(() => null);
       staging.destroy();
-      await this.pipelines.settle();
-      this.#throwErrors();
-      throw e instanceof Error && 'code' in e ? e : new GpuError(`readback failed: ${(e as Error).message}`);
+      await this.pipelines.settle().catch(() => undefined);
+      if (!this.#disposed) this.#throwErrors();
+      throw this.#failure(`readback of ${bytes} bytes`, e);
     }
     const err = await this.gpu.popErrorScope();
     const out = new Uint8Array(staging.getMappedRange(0, size).slice(0, bytes));
@@ -332,7 +362,7 @@ export class Device {
     this.#staging.release(staging);
     await this.pipelines.settle();
     this.#throwErrors();
-    if (err) throw new GpuError(`readback failed: ${err.message}`);
+    if (err) throw fromGpuError(err);
     return out;
   }
 
@@ -347,16 +377,20 @@ export class Device {
     this.#recorder.destroy();
     this.#staging.destroy();
     this.pool.destroyAll();
+    this.gpu.removeEventListener('uncapturederror', this.#onUncaptured);
     this.gpu.destroy();
-    liveDawn.delete(this.#handle);
   }
 
   #check(): void {
     if (this.#disposed) throw new DisposedTensorError('Device');
     if (this.#lost) {
-      this.#throwErrors();
-      throw new GpuError('the device was lost: create a new Device');
+      this.#errors.length = 0;
+      throw this.#lost;
     }
+  }
+
+  #failure(what: string, e: unknown): Error {
+    return fromRejection(what, e, { disposed: this.#disposed, lost: this.#lost });
   }
 
   #report(e: Error): void {
@@ -364,9 +398,10 @@ export class Device {
     this.#onError?.(e);
   }
 
-  /** Throws the root cause first: a failed compile makes every later command buffer invalid too. */
+  /** Throws the root cause first: a failed compile or allocation makes every later command buffer invalid too. */
   #throwErrors(): void {
-    const e = this.#errors.find((x) => x instanceof ShaderCompileError) ?? this.#errors[0];
+    const e = this.#lost ?? this.#errors.find((x) => x instanceof ShaderCompileError)
+      ?? this.#errors.find((x) => x instanceof GpuOutOfMemoryError) ?? this.#errors[0];
     if (e) {
       this.#errors.length = 0;
       throw e;

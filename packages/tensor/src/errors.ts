@@ -26,8 +26,13 @@ export class UnsupportedError extends SdError {
 
 /** A parameter outside its valid range. */
 export class ParameterError extends SdError {
+  /** The function or class that rejected the value, and the option's name there (e.g. 'steps'). */
+  readonly where: string;
+  readonly param: string;
   constructor(where: string, param: string, detail: string) {
     super('parameter', `${where}: parameter '${param}' ${detail}`);
+    this.where = where;
+    this.param = param;
   }
 }
 
@@ -47,10 +52,26 @@ export class ShaderCompileError extends SdError {
   }
 }
 
-/** An uncaptured WebGPU error or a lost device. */
+/** A failure reported by WebGPU (validation, internal error), or GPU work cancelled by `Device.dispose()`. */
 export class GpuError extends SdError {
+  constructor(detail: string, code = 'gpu') {
+    super(code, detail);
+  }
+}
+
+/** The GPU device was lost (driver reset, device destroyed, GPU removed): every later use of it throws this. */
+export class DeviceLostError extends GpuError {
+  readonly reason: string;
+  constructor(reason: string, detail: string) {
+    super(`the GPU device was lost (${reason}${detail ? `: ${detail}` : ''}); dispose it, create a new Device and load the model again`, 'device-lost');
+    this.reason = reason;
+  }
+}
+
+/** The GPU could not allocate memory. */
+export class GpuOutOfMemoryError extends GpuError {
   constructor(detail: string) {
-    super('gpu', detail);
+    super(`the GPU ran out of memory (${detail}): use smaller or fewer images, f16 weights, or close other GPU programs`, 'gpu-oom');
   }
 }
 

@@ -24,6 +24,8 @@ export interface PoolStats {
   peakAllocatedBytes: number;
   /** createBuffer calls. */
   allocations: number;
+  /** Bytes of the largest GPU buffer ever created (checked against the device's maxBufferSize). */
+  largestBufferBytes: number;
   /** acquisitions served from a free list. */
   reuses: number;
   /** buffers destroyed to stay under the cap. */
@@ -61,7 +63,7 @@ export class BufferPool {
   readonly #sizes = new WeakMap<GPUBuffer, number>();
   readonly #stats: PoolStats = {
     liveBytes: 0, peakLiveBytes: 0, freeBytes: 0, allocatedBytes: 0, peakAllocatedBytes: 0,
-    allocations: 0, reuses: 0, evictions: 0,
+    allocations: 0, reuses: 0, evictions: 0, largestBufferBytes: 0,
   };
 
   constructor(device: GPUDevice, opts: PoolOptions = {}) {
@@ -96,6 +98,7 @@ export class BufferPool {
       this.#sizes.set(buf, size);
       if (opts.exact) this.#exact.add(buf);
       s.allocations++;
+      s.largestBufferBytes = Math.max(s.largestBufferBytes, size);
       s.allocatedBytes += size;
       s.peakAllocatedBytes = Math.max(s.peakAllocatedBytes, s.allocatedBytes);
     }

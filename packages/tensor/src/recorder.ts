@@ -88,6 +88,8 @@ export class Recorder {
   pendingDispatches = 0;
   /** Dispatches recorded in total. */
   totalDispatches = 0;
+  /** Bytes of the largest storage binding ever bound. */
+  largestBinding = 0;
 
   constructor(device: GPUDevice, pipelines: PipelineCache, limits: RecorderLimits) {
     this.#device = device;
@@ -162,6 +164,7 @@ export class Recorder {
     if (offset % lim.minStorageBufferOffsetAlignment !== 0) {
       throw new LimitError(kernel.name, `binding '${name}' offset ${offset} is not a multiple of ${lim.minStorageBufferOffsetAlignment}`);
     }
+    this.largestBinding = Math.max(this.largestBinding, size);
     return { buffer: tensor.buffer, offset, size: Math.max(4, size) };
   }
 

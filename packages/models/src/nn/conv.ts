@@ -16,7 +16,8 @@ export interface Conv2dOptions {
 export class Conv2d {
   /**
    * 3x3 weights whose output channels are a multiple of 4 are repacked once at build time into the layout the conv
-   * kernel reads (`[in·3·3, out]`; ~20 % faster than repacking per call, no extra memory: the original is freed).
+   * kernel reads (`[in·3·3, out]`; ~20 % faster than repacking per call, no extra memory: the original is freed and the packed
+   * copy is an exactly sized buffer, not a pool bucket).
    * Others stay in the checkpoint's `[out, in, k, k]`.
    */
   readonly weight: Tensor | PackedConv2dWeight;
@@ -38,7 +39,7 @@ export class Conv2d {
     this.padding = opts.padding ?? (kernelSize - 1) / 2;
     const weight = scope.get('weight', [outChannels, inChannels, kernelSize, kernelSize]);
     if (kernelSize === 3 && outChannels % 4 === 0) {
-      this.weight = conv2dPackWeight(weight);
+      this.weight = conv2dPackWeight(weight, { exact: true });
       // a weight: owned by this module (and by the store until the build succeeds), never by an enclosing scope
       scope.adopt(weight.device.keep(this.weight.tensor));
       weight.dispose();

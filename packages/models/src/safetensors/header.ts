@@ -11,10 +11,13 @@
  */
 import { isSafetensorsDtype, DTYPE_SIZES, type SafetensorsDtype } from './dtype.js';
 import { SafetensorsFormatError } from './errors.js';
-import { findDuplicateKey } from './json-keys.js';
+import { findDuplicateKey, nestsDeeperThan } from './json-keys.js';
 
 /** Headers larger than this are rejected (real SD checkpoints have headers of a few hundred KB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+/** A valid header nests 3 deep (object → entry → shape); anything past this is rejected before parsing. */
+export const MAX_HEADER_DEPTH = 16;
 
 /** Size of the length prefix. */
 export const HEADER_PREFIX_BYTES = 8;
@@ -76,6 +79,9 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
   } catch {
     throw new SafetensorsFormatError(file, 'header is not valid UTF-8');
   }
+  if (nestsDeeperThan(text, MAX_HEADER_DEPTH)) {
+    throw new SafetensorsFormatError(file, `header nests arrays/objects more than ${MAX_HEADER_DEPTH} levels deep`);
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -88,7 +94,7 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
   const dup = findDuplicateKey(text);
   if (dup) {
     const where = dup.path.length ? ` inside '${dup.path.join('.')}'` : '';
-    throw new SafetensorsFormatError(file, `header has duplicate key '${dup.key}'${where}`);
+    throw new SafetensorsFormatError(file, `header has duplicate key '${clip(dup.key)}'${clip(where)}`);
   }
 
   let metadata: Record<string, string> = {};
@@ -111,18 +117,16 @@ function parseMetadata(value: unknown, file: string): Record<string, string> {
   if (!isPlainObject(value)) {
     throw new SafetensorsFormatError(file, `'__metadata__' must be an object of strings, got ${describe(value)}`);
   }
-  const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') {
-      throw new SafetensorsFormatError(file, `'__metadata__.${k}' must be a string, got ${describe(v)}`);
+      throw new SafetensorsFormatError(file, `'__metadata__.${clip(k)}' must be a string, got ${describe(v)}`);
     }
-    out[k] = v;
   }
-  return out;
+  return Object.fromEntries(Object.entries(value)) as Record<string, string>; // defines '__proto__' as a plain key
 }
 
 function parseEntry(name: string, value: unknown, dataSize: number, file: string): SafetensorsEntry {
-  const bad = (reason: string) => new SafetensorsFormatError(file, `tensor '${name}': ${reason}`);
+  const bad = (reason: string) => new SafetensorsFormatError(file, `tensor '${clip(name)}': ${reason}`);
   if (!isPlainObject(value)) throw bad(`entry must be an object, got ${describe(value)}`);
 
   const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -135,7 +139,7 @@ function parseEntry(name: string, value: unknown, dataSize: number, file: string
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i] as unknown;
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw bad(`shape[${i}] must be a non-negative integer, got ${describe(d)} (shape ${JSON.stringify(shape)})`);
+      throw bad(`shape[${i}] must be a non-negative integer, got ${describe(d)} (shape ${brief(shape)})`);
     }
   }
 
@@ -145,7 +149,7 @@ function parseEntry(name: string, value: unknown, dataSize: number, file: string
   }
   for (const o of offsets as unknown[]) {
     if (typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0) {
-      throw bad(`'data_offsets' must be non-negative integers, got ${JSON.stringify(offsets)}`);
+      throw bad(`'data_offsets' must be non-negative integers, got ${brief(offsets as unknown[])}`);
     }
   }
   const begin = (offsets[0] as number) + 0; // + 0 turns -0 into 0
@@ -159,10 +163,10 @@ function parseEntry(name: string, value: unknown, dataSize: number, file: string
   let numel = 1;
   for (const d of dims) numel *= d;
   const expected = numel * DTYPE_SIZES[dtype];
-  if (!Number.isSafeInteger(expected)) throw bad(`shape ${JSON.stringify(dims)} has too many elements`);
+  if (!Number.isSafeInteger(expected)) throw bad(`shape ${brief(dims)} has too many elements`);
   if (end - begin !== expected) {
     throw bad(
-      `byte span ${end - begin} (data_offsets [${begin}, ${end}]) does not match shape ${JSON.stringify(dims)} ` +
+      `byte span ${end - begin} (data_offsets [${begin}, ${end}]) does not match shape ${brief(dims)} ` +
         `× ${DTYPE_SIZES[dtype]} bytes (${dtype}) = ${expected}`,
     );
   }
@@ -179,7 +183,7 @@ function checkOverlaps(entries: SafetensorsEntry[], file: string): void {
     if (cur.dataOffsets[0] < prev.dataOffsets[1]) {
       throw new SafetensorsFormatError(
         file,
-        `tensors '${prev.name}' [${prev.dataOffsets.join(', ')}] and '${cur.name}' ` +
+        `tensors '${clip(prev.name)}' [${prev.dataOffsets.join(', ')}] and '${clip(cur.name)}' ` +
           `[${cur.dataOffsets.join(', ')}] overlap`,
       );
     }
@@ -190,14 +194,26 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+/** A short description of a JSON value: arrays show their first items only, never a deep or long rendering. */
 function describe(x: unknown): string {
   if (x === null) return 'null';
-  if (Array.isArray(x)) return `array ${truncate(JSON.stringify(x))}`;
+  if (Array.isArray(x)) return `array ${brief(x)}`;
   if (typeof x === 'object') return 'object';
   if (typeof x === 'string') return `string ${truncate(JSON.stringify(x))}`;
   return `${typeof x} ${String(x)}`;
 }
 
+/** An array as JSON, shallowly: nested values show as `[...]`/`{...}`, at most 8 items. */
+function brief(x: unknown[]): string {
+  const item = (v: unknown) => (v !== null && typeof v === 'object' ? (Array.isArray(v) ? '[...]' : '{...}') : String(JSON.stringify(v)));
+  return truncate(`[${x.slice(0, 8).map(item).join(',')}${x.length > 8 ? ',...' : ''}]`);
+}
+
 function truncate(s: string): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** A name as error messages show it: a 70 000-character key is cut, not printed whole. */
+function clip(s: string): string {
+  return s.length > 200 ? `${s.slice(0, 120)}...(${s.length} characters)` : s;
 }

@@ -59,6 +59,22 @@ export function findDuplicateKey(text: string): DuplicateKey | undefined {
   return undefined;
 }
 
+/**
+ * Whether `text` nests arrays/objects deeper than `limit` (strings skipped). Checked before `JSON.parse`, so a header
+ * like `[[[[…` 100 000 levels deep is rejected by name instead of overflowing the stack in a recursive walk.
+ */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) i = stringEnd(text, i);
+    else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
+  }
+  return false;
+}
+
 /** Index of the closing quote of the string literal that opens at `start`. */
 function stringEnd(text: string, start: number): number {
   let i = start + 1;

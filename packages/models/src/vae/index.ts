@@ -7,3 +7,4 @@ export { UNetMidBlock2D, VAE_NORM_EPS, type VaeBlockOptions } from './mid_block.
 export {
   type Posterior, LOGVAR_MAX, LOGVAR_MIN, diagonalGaussian, diagonalGaussianKernel, diagonalGaussianReference,
 } from './posterior.js';
+export { type VaeTileOptions, runTiled, tileStarts } from './tiling.js';

@@ -8,6 +8,7 @@ import { Decoder } from './decoder.js';
 import { Encoder } from './encoder.js';
 import { type Taps, VAE_NORM_EPS } from './mid_block.js';
 import { type Posterior, diagonalGaussian } from './posterior.js';
+import { type VaeTileOptions, resolveTiling, runTiled } from './tiling.js';
 
 /** Prefixes tap names with a module path (`conv_in` → `encoder.conv_in`). */
 function under(prefix: string, taps: Taps | undefined): Taps | undefined {
@@ -79,6 +80,46 @@ export class AutoencoderKL {
       h.dispose();
       return image;
     });
+  }
+
+  /** Tile side in latents of diffusers' tiling: sample_size / 8 (SD 1.x: 64, i.e. 512-pixel tiles). */
+  get tileLatents(): number {
+    return Math.max(2, Math.floor(this.cfg.sampleSize / this.downscale));
+  }
+
+  /**
+   * `decode` in overlapping tiles (diffusers `tiled_decode`, see ./tiling.ts): the GPU holds one tile's activations
+   * at a time, so the image size is bounded by host memory, not by the GPU's. A latent no larger than one tile is
+   * decoded whole, as in diffusers.
+   */
+  async decodeTiled(z: Tensor, opts: VaeTileOptions = {}): Promise<Tensor> {
+    this.#check('decodeTiled', 'z', z, this.cfg.latentChannels);
+    const { tile, overlap } = resolveTiling('AutoencoderKL.decodeTiled', opts, this.tileLatents);
+    if (z.shape[2]! <= tile && z.shape[3]! <= tile) return this.decode(z);
+    const tileOut = tile * this.downscale;
+    const blend = Math.floor(tileOut * overlap);
+    const { data, shape } = await runTiled(z, tile, overlap, blend, tileOut - blend, (t) => this.decode(t));
+    return z.device.tensor(data, shape, this.dtype);
+  }
+
+  /**
+   * `encode` in overlapping tiles of `tileLatents · 8` pixels (diffusers `tiled_encode`): the moments are blended,
+   * then split into mean / logvar / std. An image no larger than one tile is encoded whole.
+   */
+  async encodeTiled(image: Tensor, opts: VaeTileOptions = {}): Promise<Posterior> {
+    this.#check('encodeTiled', 'image', image, this.cfg.inChannels);
+    const { tile, overlap } = resolveTiling('AutoencoderKL.encodeTiled', opts, this.tileLatents);
+    const tilePx = tile * this.downscale;
+    if (image.shape[2]! <= tilePx && image.shape[3]! <= tilePx) return this.encode(image);
+    const blend = Math.floor(tile * overlap);
+    const { data, shape } = await runTiled(image, tilePx, overlap, blend, tile - blend, (t) =>
+      t.device.scope(() => this.quant_conv.forward(this.encoder.forward(t))));
+    const moments = image.device.tensor(data, shape, this.dtype);
+    try {
+      return diagonalGaussian(moments);
+    } finally {
+      moments.dispose();
+    }
   }
 
   /** `decode(latents / cfg.scalingFactor)`: SD latents (what the UNet denoises) → image. */

@@ -9,7 +9,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SdError } from '@sd-webgpu/tensor';
 import { describeBytes, sniffImageFormat } from '../image/node_io.js';
-import type { RgbaImage } from '../options.js';
+import { MAX_SIDE, MIN_SIDE, type RgbaImage, sideProblem } from '../options.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/index.js';
 
 /** A bad command line. The CLI prints `sd-webgpu: <message>` and exits with `exitCode`. */
@@ -40,6 +40,9 @@ export interface GenerateArgs {
   dtype: 'f32' | 'f16';
   output: string;
   numImages: number;
+  /** --vae-tiling on|off; absent: automatic. */
+  vaeTiling?: boolean;
+  lowMemory?: boolean;
 }
 
 export type Command = { kind: 'help'; text: string } | { kind: 'generate'; args: GenerateArgs };
@@ -63,11 +66,13 @@ Options:
   --guidance X            classifier-free guidance scale >= 0 (default 7.5)
   --seed N                0..2^64-1 (default: random, printed)
   --scheduler NAME        ${SCHEDULER_NAMES.join(', ')} (default pndm)
-  --width N, --height N   multiples of 8 in 64..2048 (default: the model's size,
+  --width N, --height N   multiples of 8 in 8..2048 (default: the model's size,
                           or the init image's size rounded down to a multiple of 8)
   --init-image PATH       PNG or JPEG to start from (img2img; resized to --width/--height)
   --strength X            img2img: 0 < X <= 1, how much to change the image (default 0.8)
   --fp16                  run in half precision where the GPU supports it
+  --vae-tiling on|off     decode/encode in 512 px tiles (default: on above 512 px)
+  --low-memory            free the text encoder after encoding, load no VAE encoder for txt2img
   --num-images N          images to generate, 1..${MAX_NUM_IMAGES} (default 1); N > 1 writes OUT-1.png, OUT-2.png, ...
   --output PATH           PNG to write (default out.png); its folder must exist
   --help                  show this help
@@ -81,7 +86,7 @@ interface OptionSpec {
 
 const OPTIONS: Record<string, OptionSpec> = {
   model: {}, prompt: {}, 'negative-prompt': {}, steps: {}, guidance: {}, seed: {}, scheduler: {}, width: {}, height: {},
-  'init-image': {}, strength: {}, fp16: { flag: true }, 'num-images': {}, output: {}, help: { flag: true },
+  'init-image': {}, strength: {}, fp16: { flag: true }, 'vae-tiling': {}, 'low-memory': { flag: true }, 'num-images': {}, output: {}, help: { flag: true },
 };
 
 const INT_RE = /^\d+$/;
@@ -96,11 +101,9 @@ function intIn(name: string, v: string, lo: number, hi: number): number {
 }
 
 function side(name: string, v: string): number {
-  const n = Number(v);
-  if (!INT_RE.test(v) || n < 64 || n > 2048 || n % 8 !== 0) {
-    throw new UsageError(`--${name} must be a multiple of 8 in 64..2048 ${got(v)}`);
-  }
-  return n;
+  const problem = INT_RE.test(v) ? sideProblem(Number(v)) : `must be a multiple of 8 in ${MIN_SIDE}..${MAX_SIDE} ${got(v)}`;
+  if (problem) throw new UsageError(`--${name} ${problem}`);
+  return Number(v);
 }
 
 /** Splits argv into option values; rejects unknown, repeated and value-less options and stray positionals. */
@@ -252,6 +255,12 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   if (height !== undefined) args.height = height;
   if (initImage !== undefined) args.initImage = initImage;
   if (strength !== undefined) args.strength = strength;
+  const tiling = get('vae-tiling');
+  if (tiling !== undefined) {
+    if (tiling !== 'on' && tiling !== 'off') throw new UsageError(`--vae-tiling must be on or off ${got(tiling)}`);
+    args.vaeTiling = tiling === 'on';
+  }
+  if (v.has('low-memory')) args.lowMemory = true;
   return { kind: 'generate', args };
 }
 
@@ -263,9 +272,9 @@ export function img2imgSize(args: GenerateArgs, image: RgbaImage): { width: numb
   const width = args.width ?? image.width - (image.width % 8);
   const height = args.height ?? image.height - (image.height % 8);
   for (const [name, n, given] of [['width', width, args.width], ['height', height, args.height]] as const) {
-    if (given === undefined && (n < 64 || n > 2048)) {
+    if (given === undefined && (n < MIN_SIDE || n > MAX_SIDE)) {
       throw new UsageError(
-        `--init-image is ${image.width}x${image.height}, so the output ${name} would be ${n}, outside 64..2048 (pass --${name})`,
+        `--init-image is ${image.width}x${image.height}, so the output ${name} would be ${n}, outside ${MIN_SIDE}..${MAX_SIDE} (pass --${name})`,
       );
     }
   }

@@ -18,7 +18,7 @@ export interface CliModel {
   dispose(): void;
 }
 
-export type ModelLoader = (source: string, opts: { dtype: 'f32' | 'f16' }) => Promise<CliModel>;
+export type ModelLoader = (source: string, opts: { dtype: 'f32' | 'f16'; lowMemory?: boolean }) => Promise<CliModel>;
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -84,7 +84,7 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
   // 2. load
   const t0 = now();
   err(`loading ${args.model}${args.dtype === 'f16' ? ' (fp16)' : ''}...`);
-  const model = await load(args.model, { dtype: args.dtype });
+  const model = await load(args.model, { dtype: args.dtype, ...(args.lowMemory ? { lowMemory: true } : {}) });
   try {
     err(`loaded in ${seconds(now() - t0)}`);
 
@@ -102,6 +102,7 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
       ...(size.width !== undefined ? { width: size.width } : {}),
       ...(size.height !== undefined ? { height: size.height } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
+      ...(args.vaeTiling !== undefined ? { vaeTiling: args.vaeTiling } : {}),
     };
     const t1 = now();
     bar.start();
@@ -114,6 +115,10 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
       bar.finish();
     }
     err(`generated ${images.length} image${images.length === 1 ? '' : 's'} in ${seconds(now() - t1)}`);
+    for (const [which, dropped] of Object.entries(images[0]?.truncated ?? {})) {
+      const name = which === 'prompt' ? 'the prompt' : 'the negative prompt';
+      err(`warning: ${name} is longer than CLIP's 77 tokens; this part was ignored: ${JSON.stringify(dropped)}`);
+    }
 
     // 4. write, all or nothing
     const paths = outputPaths(args.output, images.length);
@@ -124,9 +129,6 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
     model.dispose();
   }
 }
-
-const isAbort = (e: unknown, signal?: AbortSignal) =>
-  signal?.aborted === true || (e instanceof Error && e.name === 'AbortError');
 
 /**
  * The whole command line: parse, run, report. Never throws; returns the exit code. Errors are printed as one line
@@ -151,11 +153,12 @@ export async function runCli(
       io.stderr.write(`sd-webgpu: ${e.message}\n`);
       return EXIT.usage;
     }
-    if (isAbort(e, io.signal)) {
+    // Only our own signal means interrupted: WebGPU rejects with DOMException 'AbortError' when the device goes away.
+    if (io.signal?.aborted) {
       io.stderr.write('sd-webgpu: interrupted, nothing written\n');
       return EXIT.interrupted;
     }
-    const message = e instanceof Error ? e.message : String(e);
+    const message = e instanceof Error ? e.message || `${e.name} (no message)` : String(e);
     const [first, ...more] = message.split('\n');
     const hint = more.some((l) => l.trim()) && !env.SD_WEBGPU_DEBUG ? ' (set SD_WEBGPU_DEBUG=1 for details)' : '';
     io.stderr.write(`sd-webgpu: ${first}${hint}\n`);

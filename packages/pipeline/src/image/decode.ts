@@ -5,6 +5,7 @@
 import { decode as decodeJpegData } from 'jpeg-js';
 import type { RgbaImage } from '../options.js';
 import { ImageFormatError } from './errors.js';
+import { DEFAULT_MAX_MEGAPIXELS, checkPixelLimit, jpegSize } from './limits.js';
 import { decodePng } from './png.js';
 import { hasPngSignature } from './png_chunks.js';
 
@@ -13,7 +14,10 @@ export type ImageFormat = 'png' | 'jpeg';
 export interface DecodeImageOptions {
   /** A file name or label for error messages (default 'image data'). */
   source?: string;
-  /** Refuse JPEGs above this many megapixels (jpeg-js guard against decompression bombs; default 100). */
+  /**
+   * Refuse images above this many megapixels (default 100), checked against the declared size before decoding: a
+   * guard against decompression bombs in every format.
+   */
   maxMegapixels?: number;
 }
 
@@ -55,13 +59,16 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions = {}): R
   const source = opts.source ?? 'image data';
   if (!(bytes instanceof Uint8Array)) throw new ImageFormatError(source, 'expected a Uint8Array of file bytes');
   const format = sniffImageFormat(bytes);
-  if (format === 'png') return decodePng(bytes, source);
-  if (format === 'jpeg') return decodeJpeg(bytes, source, opts.maxMegapixels ?? 100);
+  const max = opts.maxMegapixels ?? DEFAULT_MAX_MEGAPIXELS;
+  if (format === 'png') return decodePng(bytes, source, max);
+  if (format === 'jpeg') return decodeJpeg(bytes, source, max);
   throw new ImageFormatError(source, `unsupported format: ${describeBytes(bytes)} (expected PNG or JPEG)`);
 }
 
 /** Baseline and progressive JPEG (gray, YCbCr, CMYK/Adobe) via jpeg-js, expanded to opaque RGBA. EXIF orientation is not applied. */
-export function decodeJpeg(bytes: Uint8Array, source = 'JPEG data', maxMegapixels = 100): RgbaImage {
+export function decodeJpeg(bytes: Uint8Array, source = 'JPEG data', maxMegapixels = DEFAULT_MAX_MEGAPIXELS): RgbaImage {
+  const declared = jpegSize(bytes);
+  if (declared) checkPixelLimit(source, declared.width, declared.height, maxMegapixels);
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = decodeJpegData(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: maxMegapixels });

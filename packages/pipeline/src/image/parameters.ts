@@ -26,6 +26,18 @@ export const SAMPLER_DISPLAY_NAMES: Readonly<Record<SchedulerName, string>> = {
 
 const NEGATIVE_PREFIX = 'Negative prompt:';
 
+/**
+ * Why a prompt (or negative prompt) cannot round-trip through formatParameters/parseParameters, or null: PNG text
+ * chunks cannot hold NUL, and a prompt line starting with `Negative prompt:` would read back as the negative prompt.
+ */
+export function promptTextProblem(field: 'prompt' | 'negativePrompt', text: string): string | null {
+  if (text.includes('\0')) return 'must not contain a NUL character';
+  if (field === 'prompt' && (text.startsWith(NEGATIVE_PREFIX) || text.includes(`\n${NEGATIVE_PREFIX}`))) {
+    return `must not contain a line starting with '${NEGATIVE_PREFIX}' (give that text as the negative prompt)`;
+  }
+  return null;
+}
+
 /** The fields formatParameters needs (GenerationParams; the negative prompt may be omitted). */
 export type ParameterFields = Omit<GenerationParams, 'negativePrompt'> & { negativePrompt?: string };
 
@@ -39,6 +51,10 @@ export function formatParameters(p: ParameterFields): string {
   const sampler = SAMPLER_DISPLAY_NAMES[p.scheduler];
   if (!sampler) {
     throw new ParameterError('formatParameters', 'scheduler', `must be one of ${SCHEDULER_NAMES.join(', ')} (got '${String(p.scheduler)}')`);
+  }
+  for (const field of ['prompt', 'negativePrompt'] as const) {
+    const problem = promptTextProblem(field, p[field] ?? '');
+    if (problem) throw new ParameterError('formatParameters', field, problem);
   }
   const fields: Array<[string, string]> = [
     ['Steps', String(p.steps)],

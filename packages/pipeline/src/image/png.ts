@@ -6,6 +6,7 @@ import { PNG } from 'pngjs';
 import { ParameterError } from '@sd-webgpu/tensor';
 import type { RgbaImage } from '../options.js';
 import { ImageFormatError } from './errors.js';
+import { DEFAULT_MAX_MEGAPIXELS, checkPixelLimit } from './limits.js';
 import { checkRgbaImage } from './rgba.js';
 import { type PngChunk, decodeTextChunk, insertAfterIhdr, readChunks, textChunk } from './png_chunks.js';
 
@@ -53,9 +54,10 @@ export function encodePng(image: RgbaImage, opts: EncodePngOptions = {}): Uint8A
  * Decodes a PNG of any bit depth and colour type (gray, gray+alpha, RGB, RGBA, palette; 1-16 bits; interlaced)
  * into 8-bit RGBA. pngjs expands palettes and gray, applies tRNS, and rescales 16-bit samples with round(v·255/65535).
  */
-export function decodePng(bytes: Uint8Array, source = 'PNG data'): RgbaImage {
-  // structure, CRCs and the inflated data size first: pngjs silently returns zeros for a corrupt IDAT stream
-  checkPixelData(readChunks(bytes, source), source);
+export function decodePng(bytes: Uint8Array, source = 'PNG data', maxMegapixels = DEFAULT_MAX_MEGAPIXELS): RgbaImage {
+  // structure, CRCs, the declared size and the inflated data size first: pngjs silently returns zeros for a corrupt
+  // IDAT stream
+  checkPixelData(readChunks(bytes, source), source, maxMegapixels);
   let png: ReturnType<typeof PNG.sync.read>;
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -86,7 +88,7 @@ const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2,
  * Checks IHDR's fields and that the IDAT stream inflates to exactly the bytes the image needs (one filter byte per
  * scanline, per Adam7 pass when interlaced).
  */
-function checkPixelData(chunks: readonly PngChunk[], source: string): void {
+function checkPixelData(chunks: readonly PngChunk[], source: string, maxMegapixels: number): void {
   const ihdr = chunks[0]!.data;
   if (ihdr.length !== 13) throw new ImageFormatError(source, `IHDR has ${ihdr.length} bytes, expected 13`);
   const v = new DataView(ihdr.buffer, ihdr.byteOffset, ihdr.byteLength);
@@ -97,6 +99,7 @@ function checkPixelData(chunks: readonly PngChunk[], source: string): void {
   const interlace = ihdr[12]!;
   const ct = COLOR_TYPES[colorType];
   if (width < 1 || height < 1) throw new ImageFormatError(source, `invalid size ${width}x${height}`);
+  checkPixelLimit(source, width, height, maxMegapixels);
   if (!ct || !ct.depths.includes(depth)) throw new ImageFormatError(source, `invalid colour type ${colorType} with bit depth ${depth}`);
   if (interlace !== 0 && interlace !== 1) throw new ImageFormatError(source, `invalid interlace method ${interlace}`);
   if (colorType === 3 && !chunks.some((c) => c.type === 'PLTE')) throw new ImageFormatError(source, 'palette image without PLTE chunk');
@@ -114,8 +117,12 @@ function checkPixelData(chunks: readonly PngChunk[], source: string): void {
   }
   let inflated: number;
   try {
-    inflated = inflateSync(Buffer.concat(idat.map((c) => c.data))).length;
+    // bounded: a deflate bomb stops at what the (limited) image could need, plus slack for trailing bytes
+    inflated = inflateSync(Buffer.concat(idat.map((c) => c.data)), { maxOutputLength: expected + 2 ** 20 }).length;
   } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new ImageFormatError(source, `invalid PNG: image data inflates to over 1 MiB more than the ${expected} bytes ${width}x${height} needs`);
+    }
     throw new ImageFormatError(source, `invalid PNG: image data does not inflate (${(e as Error).message})`);
   }
   if (inflated < expected) {
