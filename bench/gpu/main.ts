@@ -79,7 +79,9 @@ export async function main(argv: string[]): Promise<void> {
     // --quick: f32 only (half the shader compiles; the f16 kernels are checked by the kernel tests).
     const dtypes: ('f32' | 'f16')[] = device.features.f16 && !quick ? ['f32', 'f16'] : ['f32'];
     const cases = quick ? QUICK_CASES : SD15_CASES;
-    const opts = quick ? { warmup: 1, iters: 2 } : { warmup: 1, iters: 5 };
+    const iters = typeof args.iters === 'string' ? Number(args.iters) : quick ? 2 : 5;
+    if (!Number.isInteger(iters) || iters < 1) throw new BenchSetupError(`--iters must be a positive integer, got ${String(args.iters)}`, 2);
+    const opts = { warmup: 1, iters };
 
     // 1. Kernels, for the device's row (or every runnable row).
     const rows = args.rows === 'all' ? runnableRows(device) : [row];

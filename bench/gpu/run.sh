@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU benchmark in one command: bench/gpu/run.sh [--quick] [--out DIR] [--rows all] [--no-torch] [--no-models]
+# The GPU benchmark in one command:
+#   bench/gpu/run.sh [--quick] [--out DIR] [--rows all] [--iters N] [--no-torch] [--no-models] [--allow-cpu]
 #
 # Uses .device/ on a machine without node_modules (../shared/device/pack.sh: Node, dawn.node and the Vulkan loader),
 # else this machine's node and node_modules/webgpu. The TypeScript is bundled into one file first
@@ -16,7 +17,7 @@ args=()
 for a in "$@"; do
   case $a in
     --bundle-only) bundle_only=true ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) args+=("$a") ;;
   esac
 done

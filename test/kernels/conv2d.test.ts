@@ -104,7 +104,7 @@ describe('conv2d vs CPU reference', () => {
       for (const [name, c] of cases) {
         // The folded grid runs ~10 s per GEMM tile on lavapipe: the tile-independent flat indexing is checked once.
         const folded = name.includes('folded');
-        it.skipIf(folded && row.conv2d !== 'subgroup' && row.adapter !== 'swiftshader')(`[${rowName}] ${name} ${dtype}`, async (ctx) => {
+        it.skipIf(folded && row.conv2d !== 'subgroup' && row.adapter !== 'apple')(`[${rowName}] ${name} ${dtype}`, async (ctx) => {
           const dev = await testDevice();
           ctx.skip(dtype === 'f16' && !dev.features.f16, 'no shader-f16');
           ctx.skip(folded && adapterClass(deviceFacts(dev)) === 'swiftshader', 'over 100 s of execution on SwiftShader; lavapipe covers the folding');
@@ -117,7 +117,7 @@ describe('conv2d vs CPU reference', () => {
     }
   }
 
-  it('runs the uniform-load kernel (the lavapipe row\'s flat 1x1 path) with a forced tile', async (ctx) => {
+  it('runs the uniform-load kernel (SwiftShader\'s row, lavapipe\'s flat 1x1 path) with a forced tile', async (ctx) => {
     const dev = await testDevice();
     const c: Case = { x: [2, 9, 7, 11], w: [13, 9, 3, 3], opts: { padding: 1 }, tile: { tileX: 5, tileY: 2, vec: 3 } };
     ctx.skip(!sg8(dev), 'the uniform-load kernels compile for minutes on SwiftShader; only lavapipe runs them');
@@ -234,7 +234,10 @@ describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
       spy.mockRestore();
     }
     const convs = names.filter((n) => !n.startsWith('conv2d_pack'));
-    if (kernelRow(dev).conv2d === 'subgroup') {
+    const rowConv = kernelRow(dev).conv2d;
+    if (rowConv !== 'subgroup' && 'direct' in rowConv) {
+      expect(convs).toEqual(['conv2d_f32_k1x1_s1_t1x8_v1', 'conv2d_f32_k3x3_s1_t1x8_v1', 'conv2d_f32_k3x3_s2_t1x8_v1']);
+    } else if (rowConv === 'subgroup') {
       expect(convs).toEqual(['conv2d_pointwise_f32_sg_r16_v2', 'conv2d_sg_f32_k3x3_s1_t4x8_v1', 'conv2d_sg_f32_k3x3_s2_t4x8_v1_x4p1']);
       expect(chooseConv2dTile(false, 1, 64)).toMatchObject({ tileX: 32, subgroup: true });
     } else {
@@ -313,8 +316,8 @@ describe('conv2d over tensors larger than one binding', () => {
     ['channel chunks 3x3 prepacked', { x: [1, 18, 9, 7], w: [14, 18, 3, 3], opts: { padding: 1 }, prepack: true }, 1536],
   ];
   // Chunking is the same code for every GEMM tile (and tens of dispatches of a 64x64 tile take ~25 s on lavapipe): the
-  // lavapipe row and the smallest GEMM tile (SwiftShader's) run it.
-  const rows = distinctRows('conv2d').filter(([, r]) => r.conv2d === 'subgroup' || r.adapter === 'swiftshader');
+  // lavapipe row, SwiftShader's channel-lane row and the smallest GEMM tile (Apple/Intel/default's) run it.
+  const rows = distinctRows('conv2d').filter(([, r]) => r.conv2d === 'subgroup' || r.adapter === 'swiftshader' || r.adapter === 'apple');
   for (const [rowName, row] of rows) for (const dtype of ['f32', 'f16'] as const) {
     for (const [name, c, limit] of cases) {
       it(`[${rowName}] ${name} ${dtype} (binding limit ${limit} B)`, async (ctx) => {

@@ -3,8 +3,9 @@
  * symmetric or `[top, bottom, left, right]` padding (the VAE encoder's downsample pads `[0, 1, 0, 1]`), optional
  * bias; f32 or f16 storage with f32 accumulation.
  *
- * The kernel table (./table.ts) picks the family. On GPUs (and SwiftShader) every convolution is an implicit GEMM on
- * the GEMM core (./gemm/core.ts with the hooks of ./gemm/conv2d.ts), over packed or PyTorch-layout weights. The
+ * The kernel table (./table.ts) picks the family. On GPUs every convolution is an implicit GEMM on the GEMM core
+ * (./gemm/core.ts with the hooks of ./gemm/conv2d.ts), over packed or PyTorch-layout weights. SwiftShader runs the
+ * barrier-free uniform-load channel-lane kernel of ./conv2d/wgsl.ts with a small tile (fast to compile there). The
  * lavapipe row keeps the kernels tuned there: ./conv2d/subgroup.ts (a direct implicit GEMM with lanes over output
  * channels, packed weights of ./conv2d/pack.ts, input values loaded by distinct lanes and shared through
  * `subgroupBroadcast`), ./conv2d/pointwise.ts for 1x1 convolutions (lanes over pixels, vec4 loads) and the
@@ -173,7 +174,8 @@ export function conv2d(
   // A 1x1 convolution without stride or padding is a per-pixel linear over the flattened image.
   const pointwise = kh === 1 && kw === 1 && stride === 1 && pad.every((p) => p === 0);
   const row: KernelRow = kernelRow(x.device);
-  const gemm = opts.gemm ?? (opts.tile || opts.pointwiseTile || row.conv2d === 'subgroup' ? null : row.conv2d);
+  const direct = row.conv2d !== 'subgroup' && 'direct' in row.conv2d ? row.conv2d.direct : null;
+  const gemm = opts.gemm ?? (opts.tile || opts.pointwiseTile || row.conv2d === 'subgroup' || direct ? null : row.conv2d as GemmTile);
   if (gemm) {
     const g: Conv2dGeometry = { n, cin, h, w, cout, hout, wout, kh, kw };
     runGemm(g, x, packedIn ?? wTensor, bias ?? null, y, stride, pad, pointwise, gemm);
@@ -182,11 +184,11 @@ export function conv2d(
   const g: Conv2dGeometry = pointwise
     ? { n, cin, h: 1, w: h * w, cout, hout: 1, wout: h * w, kh, kw }
     : { n, cin, h, w, cout, hout, wout, kh, kw };
-  if (pointwise && (h * w) % 4 === 0 && !opts.tile) {
+  if (pointwise && (h * w) % 4 === 0 && !opts.tile && (!direct || opts.pointwiseTile)) {
     runPointwise(g, x, packedIn ?? wTensor, bias ?? null, y, opts.pointwiseTile ?? choosePointwiseTile());
   } else {
     const packed = packedIn ?? conv2dPackWeight(wTensor);
-    runChannelLanes(g, x, packed, bias ?? null, y, stride, pad, opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout));
+    runChannelLanes(g, x, packed, bias ?? null, y, stride, pad, opts.tile ?? direct ?? chooseConv2dTile(pointwise, stride, g.wout));
     if (!packedIn) packed.tensor.dispose();
   }
   return y;

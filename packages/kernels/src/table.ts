@@ -14,6 +14,7 @@
  *   on lavapipe, but not yet timed on the GPUs themselves (bench/gpu/run.sh does that; see README).
  */
 import { type Device, UnsupportedError } from '@sd-webgpu/tensor';
+import type { Conv2dTile } from './conv2d/tiles.js';
 import { type GemmTile, gemmFootprint, gemmSharedBytes } from './gemm/core.js';
 
 export type AdapterClass = 'lavapipe' | 'swiftshader' | 'nvidia' | 'amd' | 'apple' | 'intel' | 'default';
@@ -24,8 +25,12 @@ export interface KernelRow {
   readonly adapter: AdapterClass;
   /** `subgroup`: lavapipe's subgroup-broadcast matmul (needs 8-lane subgroups); else the GEMM core with this tile. */
   readonly matmul: 'subgroup' | GemmTile;
-  /** `subgroup`: lavapipe's subgroup-shared direct convolutions; else the GEMM core (implicit GEMM) with this tile. */
-  readonly conv2d: 'subgroup' | GemmTile;
+  /**
+   * `subgroup`: lavapipe's subgroup-shared direct convolutions; `{ direct }`: the uniform-load channel-lane kernel of
+   * ./conv2d/wgsl.ts with that tile for every convolution (no barriers: SwiftShader); else the GEMM core (implicit
+   * GEMM) with this tile.
+   */
+  readonly conv2d: 'subgroup' | { readonly direct: Conv2dTile } | GemmTile;
   /** How attention's K/V values reach the lanes (see AttentionMode in ./attention.ts). */
   readonly attention: 'subgroup' | 'direct';
 }
@@ -34,14 +39,21 @@ export interface KernelRow {
 const WIDE_GPU: GemmTile = { wgX: 16, wgY: 16, rm: 4, rn: 4, tk: 16 };
 /** 64 invocations, 4x4 outputs each: a 32x32 tile (2 Apple/NVIDIA SIMD groups, Intel's 8/16/32-wide EUs). */
 const SMALL_GPU: GemmTile = { wgX: 8, wgY: 8, rm: 4, rn: 4, tk: 16 };
-/** SwiftShader: 64 invocations, 2x2 outputs each, 8-deep slices (compiles in about a second, see bench/results). */
-const SWIFTSHADER: GemmTile = { wgX: 8, wgY: 8, rm: 2, rn: 2, tk: 8 };
+/**
+ * SwiftShader (`npm run bench -- gemm_tiles` there, 256x320x320 linear / 3x3 conv 64@32², f32, GFLOP/s on the loaded
+ * shared machine): GEMM core 8x8r4x4k8 0.07 / 0.06, 4x4r4x4k16 0.06 / 0.03, 8x8r4x4k16 0.05 / 0.05, 16x16r4x4k16
+ * 0.04 / 0.04, 8x8r2x2k8 0.03 / 0.02 (each pair compiled in 10-27 s). Convolutions take the barrier-free channel-lane
+ * kernel instead: 1x8x1 0.28 GFLOP/s, compiled in 5 s (1x4x1 0.14; 1x16x1 and the old table's 2x8x1, 1x8x2 and
+ * 1x16x2 took over a minute each to compile there).
+ */
+const SWIFTSHADER_GEMM: GemmTile = { wgX: 8, wgY: 8, rm: 4, rn: 4, tk: 8 };
+const SWIFTSHADER_CONV: Conv2dTile = { tileX: 8, tileY: 1, vec: 1 };
 
 const gpuRow = (adapter: AdapterClass, tile: GemmTile): KernelRow => ({ adapter, matmul: tile, conv2d: tile, attention: 'direct' });
 
 export const KERNEL_ROWS: Readonly<Record<AdapterClass, KernelRow>> = {
   lavapipe: { adapter: 'lavapipe', matmul: 'subgroup', conv2d: 'subgroup', attention: 'subgroup' },
-  swiftshader: gpuRow('swiftshader', SWIFTSHADER),
+  swiftshader: { adapter: 'swiftshader', matmul: SWIFTSHADER_GEMM, conv2d: { direct: SWIFTSHADER_CONV }, attention: 'direct' },
   nvidia: gpuRow('nvidia', WIDE_GPU),
   amd: gpuRow('amd', WIDE_GPU),
   apple: gpuRow('apple', SMALL_GPU),
@@ -92,7 +104,7 @@ export function checkKernelRow(device: Device, row: KernelRow): void {
       `(this adapter: ${f.subgroups ? `${f.subgroupMinSize ?? '?'}-${f.subgroupMaxSize ?? '?'} lanes` : 'no subgroups'})`);
   }
   for (const t of [row.matmul, row.conv2d]) {
-    if (t === 'subgroup') continue;
+    if (t === 'subgroup' || 'direct' in t) continue;
     const lanes = t.wgX * t.wgY;
     if (lanes > device.limits.maxComputeInvocationsPerWorkgroup || gemmSharedBytes(t) > device.limits.maxComputeWorkgroupStorageSize) {
       const { rows, cols } = gemmFootprint(t);
