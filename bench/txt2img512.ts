@@ -1,7 +1,8 @@
-// `npm run bench -- txt2img512 [--dtype f16|f32] [--latent 64] [--tile N] [--write]`: the phases of one SD 1.5 txt2img
+// `npm run bench -- txt2img512 [--dtype f16|f32] [--latent 64] [--tile N] [--skip-unet] [--write]`: the phases of one SD 1.5 txt2img
 // (full configuration, random weights) on a device with WebGPU's DEFAULT limits (128 MiB per storage binding, 256 MiB
 // per buffer): text encoder (batch 2), one classifier-free-guidance UNet step at the `latent`² latent (64 → 512²),
 // VAE decode to `8·latent`² pixels (untiled, or tiled with `--tile N` latents; tiling is on by default above 64).
+// `--skip-unet` leaves the UNet step out (it is the slowest phase on a CPU adapter).
 // Prints time per phase, the pool's live bytes split into weights / activations / pool overhead, the peak with
 // everything resident and the peak `lowMemory` would have, and the largest binding and buffer the device ever made.
 import { Device, ParameterError } from '@sd-webgpu/tensor';
@@ -86,12 +87,14 @@ export async function main(args: Record<string, string | true>): Promise<void> {
     const shape = [1, configs.unet.inChannels, latent, latent];
     const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
     const x = device.tensor(rand(shape.reduce((a, b) => a * b)), shape, dtype);
-    const guided = await phase(`UNet CFG step ${latent}x${latent}`, () => device.scope(() => {
-      const eps = sd.unet.forward(concat([x, x], 0), 981, context);
-      return linearCombination([[slice(eps, 0, 0, 1), -6.5], [slice(eps, 0, 1, 2), 7.5]]);
-    }));
+    if (!args['skip-unet']) {
+      const guided = await phase(`UNet CFG step ${latent}x${latent}`, () => device.scope(() => {
+        const eps = sd.unet.forward(concat([x, x], 0), 981, context);
+        return linearCombination([[slice(eps, 0, 0, 1), -6.5], [slice(eps, 0, 1, 2), 7.5]]);
+      }));
+      guided.dispose();
+    }
     context.dispose();
-    guided.dispose();
     // 3. VAE decode
     const px = latent * 8;
     const image = await phase(`VAE decode ${px}x${px}${tile ? ` tiled ${tile}` : ''}`, () =>
@@ -105,7 +108,7 @@ export async function main(args: Record<string, string | true>): Promise<void> {
     const peakLow = Math.max(...phases.map((p, i) => p.peakLive - weights.vaeEncoder - (i > 0 ? weights.textEncoder : 0)));
     const s = device.pool.stats;
     const summary = {
-      dtype, latent, pixels: px, tile: tile ?? null, weights, weightBytes, phases,
+      dtype, latent, pixels: px, tile: tile ?? null, unet: !args['skip-unet'], weights, weightBytes, phases,
       peakResidentBytes: peakResident, peakLowMemoryBytes: peakLow,
       peakActivationBytes: Math.max(...phases.map((p) => p.peakLive - p.liveBefore)),
       poolOverheadBytes: Math.max(...phases.map((p) => p.peakAllocated - p.peakLive)),

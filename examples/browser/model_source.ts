@@ -4,7 +4,7 @@
  * as is. Also decides where the CLIP vocabulary comes from: the folder's `tokenizer/` files when present, otherwise
  * the vocabulary the build copies next to the bundle.
  */
-import type { CheckpointSource, ClipTokenizer } from '@sd-webgpu/models';
+import type { CheckpointSource, ClipTokenizer, SafetensorsInput } from '@sd-webgpu/models';
 import { ParameterError } from '@sd-webgpu/tensor';
 
 /** Name of the gzipped CLIP vocabulary that scripts/build-browser.mjs copies into the bundle folder. */
@@ -18,8 +18,10 @@ export interface PickedModel {
   source: CheckpointSource;
   /** For the status line: the folder or file name. */
   label: string;
-  /** Total bytes of the weights files (what will stream to the GPU). */
-  weightBytes: number;
+  /** Total bytes of the weights files (what will stream to the GPU); null for URLs until their headers are read. */
+  weightBytes: number | null;
+  /** The safetensors files the load reads (for the memory estimate, which reads their headers). */
+  weightFiles: SafetensorsInput[];
   /** True when the folder carries tokenizer/vocab.json and tokenizer/merges.txt (the checkpoint's own tokenizer). */
   hasTokenizer: boolean;
 }
@@ -46,13 +48,17 @@ export function folderSource(files: ArrayLike<File>): PickedModel {
   if (files.length === 0) throw new ParameterError('model picker', 'folder', 'is empty (pick a diffusers folder with unet/, vae/, text_encoder/)');
   const map: Record<string, File> = {};
   const inner = new Set<string>();
+  const weightFiles: File[] = [];
   let weightBytes = 0;
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
     const rel = normalize(f.webkitRelativePath || f.name);
     map[rel] = f;
     inner.add(insideFolder(rel));
-    if (rel.endsWith('.safetensors')) weightBytes += f.size;
+    if (rel.endsWith('.safetensors')) {
+      weightBytes += f.size;
+      weightFiles.push(f);
+    }
   }
   const first = normalize(files[0]!.webkitRelativePath || files[0]!.name);
   const label = first.includes('/') ? first.slice(0, first.indexOf('/')) : 'folder';
@@ -69,7 +75,7 @@ export function folderSource(files: ArrayLike<File>): PickedModel {
     throw new ParameterError('model picker', 'folder', `'${label}' has no .safetensors weights (.bin/.ckpt pickles cannot be read)`);
   }
   const hasTokenizer = inner.has('tokenizer/vocab.json') && inner.has('tokenizer/merges.txt');
-  return { source: map, label, weightBytes, hasTokenizer };
+  return { source: map, label, weightBytes, weightFiles, hasTokenizer };
 }
 
 /** A single original-layout checkpoint file (`v1-5-pruned-emaonly.safetensors`); it carries no tokenizer. */
@@ -77,7 +83,47 @@ export function fileSource(file: File): PickedModel {
   if (!file.name.toLowerCase().endsWith('.safetensors')) {
     throw new ParameterError('model picker', 'file', `must be a .safetensors checkpoint (got '${file.name}')`);
   }
-  return { source: file, label: file.name, weightBytes: file.size, hasTokenizer: false };
+  return { source: file, label: file.name, weightBytes: file.size, weightFiles: [file], hasTokenizer: false };
+}
+
+/** A diffusers folder's weights files, as served by the Hugging Face layout. */
+const FOLDER_WEIGHTS = ['text_encoder/model.safetensors', 'unet/diffusion_pytorch_model.safetensors', 'vae/diffusion_pytorch_model.safetensors'];
+const FOLDER_OPTIONAL = ['model_index.json', 'scheduler/scheduler_config.json', 'tokenizer/vocab.json', 'tokenizer/merges.txt'];
+
+/**
+ * A model URL typed into the page: a `.safetensors` file (read with Range requests), or a diffusers folder when the
+ * URL ends in `/` (its component configs and weights files by their standard names; the optional files are probed
+ * with HEAD requests). Relative URLs resolve against the page.
+ */
+export async function urlSource(text: string, base: string, fetchFn: typeof fetch = fetch): Promise<PickedModel> {
+  let url: URL;
+  try {
+    url = new URL(text.trim(), base);
+  } catch {
+    throw new ParameterError('model URL', 'url', `is not a URL (got '${text}')`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ParameterError('model URL', 'url', `must be http(s) (got '${url.protocol}')`);
+  }
+  const label = url.pathname.split('/').filter(Boolean).pop() ?? url.host;
+  if (!url.pathname.endsWith('/')) {
+    if (!url.pathname.toLowerCase().endsWith('.safetensors')) {
+      throw new ParameterError('model URL', 'url', `must name a .safetensors file or a diffusers folder ending in / (got '${url.href}')`);
+    }
+    return { source: url, label, weightBytes: null, weightFiles: [url], hasTokenizer: false };
+  }
+  const at = (rel: string) => new URL(rel, url);
+  const present = await Promise.all(FOLDER_OPTIONAL.map(async (rel) => {
+    try {
+      return (await fetchFn(at(rel), { method: 'HEAD' })).ok;
+    } catch {
+      return false;
+    }
+  }));
+  const files = [...REQUIRED_COMPONENTS.map((c) => `${c}/config.json`), ...FOLDER_WEIGHTS, ...FOLDER_OPTIONAL.filter((_, i) => present[i])];
+  const map: Record<string, URL> = Object.fromEntries(files.map((rel) => [rel, at(rel)]));
+  const hasTokenizer = 'tokenizer/vocab.json' in map && 'tokenizer/merges.txt' in map;
+  return { source: map, label, weightBytes: null, weightFiles: FOLDER_WEIGHTS.map(at), hasTokenizer };
 }
 
 /** Where the bundled vocabulary lives: next to the bundle's entry chunk. */

@@ -5,6 +5,7 @@
  * where no browser is installed; it checks the page's wiring, not rendering.
  */
 import { createRequire } from 'node:module';
+import { decodePng, encodePng } from '@sd-webgpu/pipeline/node';
 
 type Listener = () => void;
 
@@ -28,6 +29,7 @@ export class FakeElement {
 
 export class FakeInput extends FakeElement {
   checked = false;
+  placeholder = '';
   files: File[] | null = null;
 }
 export class FakeSelect extends FakeElement {
@@ -51,8 +53,10 @@ export class FakeCanvas extends FakeElement {
   getContext(): { putImageData(img: { data: Uint8ClampedArray; width: number; height: number }): void } {
     return { putImageData: (img) => (this.drawn = img) };
   }
+  /** A PNG of the drawn pixels, as a browser's encoder would produce. */
   toBlob(cb: (b: Blob | null) => void): void {
-    cb(new Blob([new Uint8Array(this.drawn?.data ?? [])], { type: 'image/png' }));
+    const d = this.drawn;
+    cb(d ? new Blob([encodePng({ width: d.width, height: d.height, data: d.data }) as Uint8Array<ArrayBuffer>], { type: 'image/png' }) : null);
   }
 }
 
@@ -91,7 +95,7 @@ export function installFakeDom(html: string): { elements: Record<string, FakeEle
     elements[m[2]!] = el;
   }
   const body = { dataset: {} as Record<string, string> };
-  g.document = { getElementById: (id: string) => elements[id] ?? null, body };
+  g.document = { getElementById: (id: string) => elements[id] ?? null, body, baseURI: 'http://127.0.0.1/' };
   g.window = { addEventListener: () => {} };
   g.Option = class {
     constructor(readonly text: string, readonly value: string, readonly selected: boolean) {}
@@ -99,6 +103,22 @@ export function installFakeDom(html: string): { elements: Record<string, FakeEle
   g.ImageData = class {
     constructor(readonly data: Uint8ClampedArray, readonly width: number, readonly height: number) {
       if (data.length !== width * height * 4) throw new Error(`ImageData: ${data.length} bytes for ${width}x${height}`);
+    }
+  };
+  // img2img picker: the browser's image decoding, here pngjs (PNG files only).
+  type FakeBitmap = { width: number; height: number; data: Uint8Array | Uint8ClampedArray; close(): void };
+  g.createImageBitmap = async (blob: Blob): Promise<FakeBitmap> => {
+    const img = decodePng(new Uint8Array(await blob.arrayBuffer()));
+    return { ...img, close: () => {} };
+  };
+  g.OffscreenCanvas = class {
+    #drawn: FakeBitmap | null = null;
+    constructor(readonly width: number, readonly height: number) {}
+    getContext() {
+      return {
+        drawImage: (b: FakeBitmap) => (this.#drawn = b),
+        getImageData: () => ({ width: this.width, height: this.height, data: new Uint8ClampedArray(this.#drawn!.data) }),
+      };
     }
   };
   const webgpu = createRequire(import.meta.url)('webgpu') as { create(flags: string[]): GPU; globals: object };

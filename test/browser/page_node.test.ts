@@ -4,13 +4,15 @@
  * vocabulary copied next to the bundle), generates with the page's settings, draws RGBA on the canvas, and reports
  * bad input in the status line. Where chromium is installed, bundle.test.ts also loads the page for real.
  */
+import { resolveObjectURL } from 'node:buffer';
 import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildBrowser } from '../../scripts/build-browser.mjs';
-import { type FakeCanvas, type FakeElement, type FakeInput, type FakeProgress, installFakeDom } from './fake_dom';
+import { readPngText } from '@sd-webgpu/pipeline/node';
+import { type FakeAnchor, type FakeCanvas, type FakeElement, type FakeInput, type FakeProgress, installFakeDom } from './fake_dom';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TINY = join(ROOT, 'test/fixtures/models/tiny-sd');
@@ -45,6 +47,14 @@ describe('demo page script, built, on a fake DOM', () => {
     return state();
   }
 
+  async function untilStatus(re: RegExp, timeoutMs = 10_000): Promise<void> {
+    const t0 = Date.now();
+    while (!re.test(el.status!.textContent)) {
+      if (Date.now() - t0 > timeoutMs) throw new Error(`status stayed '${el.status!.textContent}', waiting for ${re}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   beforeAll(async () => {
     const outdir = join(tmp, 'dist');
     await buildBrowser({ outdir });
@@ -55,6 +65,7 @@ describe('demo page script, built, on a fake DOM', () => {
   it('starts with a WebGPU device and every sampler listed', async () => {
     expect(await until(['ready', 'no-webgpu', 'error'])).toBe('ready');
     expect((el.scheduler as unknown as { options: unknown[] }).options).toHaveLength(7);
+    expect(el.scheduler!.value).toBe('dpmpp_2m_karras'); // selected, not only defaultSelected
     expect(el.generate!.disabled).toBe(true); // nothing loaded yet
     expect(el['model-folder']!.disabled).toBe(false);
   });
@@ -66,6 +77,10 @@ describe('demo page script, built, on a fake DOM', () => {
       el['model-folder']!.fire('change');
       expect(await until(['loaded', 'error']), el.status!.textContent).toBe('loaded');
       expect(el.status!.textContent).toContain(vocab);
+      expect(el.memory!.textContent).toMatch(/^tiny-sd needs about [\d.]+ MB of GPU memory/);
+      const loadBar = el.progress as FakeProgress;
+      expect(loadBar.max).toBeGreaterThan(1_000_000);
+      expect(loadBar.value).toBe(loadBar.max); // every weight byte of the three components uploaded
       el.prompt!.value = 'a red apple on a table';
       el.steps!.value = '3';
       el.seed!.value = '42';
@@ -81,9 +96,26 @@ describe('demo page script, built, on a fake DOM', () => {
       expect(new Set(canvas.drawn!.data).size).toBeGreaterThan(1);
       expect(el.parameters!.textContent).toBe('a red apple on a table\nSteps: 3, Sampler: Euler, CFG scale: 7.5, Seed: 42, Size: 64x64');
       images.push(Buffer.from(canvas.drawn!.data));
+      // The download link: a PNG of the canvas with the same parameters text.
+      const blob = resolveObjectURL((el.download as FakeAnchor).href)!;
+      const png = new Uint8Array(await blob.arrayBuffer());
+      expect(readPngText(png).parameters).toBe(el.parameters!.textContent);
     }
     // Same vocabulary either way (tiny-sd ships OpenAI's CLIP BPE): same token ids, same GPU work, same bytes.
     expect(images[1]!.equals(images[0]!)).toBe(true);
+
+    // img2img from the downloaded PNG, at the picked strength.
+    const png = await resolveObjectURL((el.download as FakeAnchor).href)!.arrayBuffer();
+    (el['init-image'] as FakeInput).files = [new File([png], 'apple.png')];
+    el['init-image']!.fire('change');
+    await untilStatus(/^img2img from apple\.png \(64x64\)$/);
+    el.strength!.value = '0.5';
+    el.steps!.value = '4';
+    el.generate!.fire('click');
+    expect(await until(['done', 'error']), el.status!.textContent).toBe('done');
+    expect(el.parameters!.textContent).toBe('a red apple on a table\nSteps: 4, Sampler: Euler, CFG scale: 7.5, Seed: 42, Size: 64x64, Denoising strength: 0.5');
+    expect(Buffer.from((el.output as FakeCanvas).drawn!.data).equals(images[0]!)).toBe(false);
+    el['clear-image']!.fire('click');
   });
 
   it('reports bad settings and bad picks in the status line, keeping the loaded model', async () => {
@@ -93,13 +125,25 @@ describe('demo page script, built, on a fake DOM', () => {
     expect(state()).toBe('error');
     expect(el.status!.textContent).toBe("ParameterError: page: parameter 'steps' must be an integer in 1..1000 (got '0')");
     expect(el.generate!.disabled).toBe(false);
+    el.steps!.value = '3';
+    el.width!.value = '100';
+    el.generate!.fire('click');
+    expect(el.status!.textContent).toBe("ParameterError: page: parameter 'width' must be a multiple of 8 (got '100')");
+    el.width!.value = '';
+    el.steps!.value = '3';
+    // Picks are handled asynchronously (a URL is fetched first): wait for the status line.
     (el['model-file'] as FakeInput).files = [new File([new Uint8Array(4)], 'model.ckpt')];
     el['model-file']!.fire('change');
-    expect(el.status!.textContent).toMatch(/must be a \.safetensors checkpoint \(got 'model\.ckpt'\)/);
+    await untilStatus(/must be a \.safetensors checkpoint \(got 'model\.ckpt'\)/);
     (el['model-folder'] as FakeInput).files = pickFolder((r) => !r.startsWith('unet/'));
     el['model-folder']!.fire('change');
-    expect(el.status!.textContent).toMatch(/'tiny-sd' is not a diffusers folder: no unet\/config\.json/);
-    expect(logged).toHaveBeenCalledTimes(3); // the page also logs each error (with its stack) to the console
+    await untilStatus(/'tiny-sd' is not a diffusers folder: no unet\/config\.json/);
+    el['model-url']!.value = 'ftp://example.org/model.safetensors';
+    el['load-url']!.fire('click');
+    await untilStatus(/parameter 'url' must be http\(s\) \(got 'ftp:'\)/);
+    expect(state()).toBe('error');
+    expect(el.generate!.disabled).toBe(false); // the loaded model is kept
+    expect(logged).toHaveBeenCalledTimes(5); // the page also logs each error (with its stack) to the console
     logged.mockRestore();
   });
 });

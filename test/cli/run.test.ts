@@ -203,6 +203,21 @@ describe('sd-webgpu generate (fake model)', () => {
     expect(r.stderr.trimEnd().split('\n').pop()).toBe('sd-webgpu: AbortError (no message)');
   });
 
+  it.skipIf(process.platform !== 'linux')('an unwritable --output fails before the model loads (exit 2)', async () => {
+    const calls = newCalls();
+    const r = await cli(['generate', '--model', model, '--prompt', 'x', '--output', '/proc/sd-webgpu-test.png'], fakeLoader(calls));
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr.trimEnd().split('\n').pop()).toMatch(/^sd-webgpu: --output: cannot write "\/proc\/sd-webgpu-test\.png": E[A-Z]+/);
+    expect(calls.loads).toHaveLength(0);
+  });
+
+  it('the writability probe leaves the output folder as it was', async () => {
+    const calls = newCalls();
+    const r = await cli(['generate', '--model', model, '--prompt', 'x', '--steps', '1', '--num-images', '2', '--output', join(dir, 'o.png')], fakeLoader(calls));
+    expect(r.code).toBe(EXIT.ok);
+    expect(fs.readdirSync(dir).sort()).toEqual(['model', 'o-1.png', 'o-2.png']);
+  });
+
   it('prints a note when the bundled demo model is used', async () => {
     const calls = newCalls();
     const r = await cli(['generate', '--prompt', 'x', '--steps', '1', '--output', join(dir, 'o.png')], fakeLoader(calls));

@@ -97,6 +97,7 @@ describe('conv2d vs CPU reference', () => {
     ['5x5 s2 p2', { x: [2, 4, 11, 12], w: [6, 4, 5, 5], opts: { stride: 2, padding: 2 } }],
     ['3x3 grid folded past 65535 workgroups', { x: [1, 1, 300, 3600], w: [2, 1, 3, 3], opts: { padding: 1 } }],
     ['1x1 pointwise 1x64x8x8 -> 40 (full GEMM tiles)', { x: [1, 64, 8, 8], w: [40, 64, 1, 1], opts: {} }],
+    ['3x3 s2 forced channel-lane 1x4x1', { x: [1, 8, 17, 18], w: [12, 8, 3, 3], opts: { stride: 2, padding: 1 }, tile: { tileX: 4, tileY: 1, vec: 1 } }],
   ];
   // Every row's kernels (forced), so the GPU rows' implicit GEMM is checked here too.
   for (const [rowName, row] of distinctRows('conv2d')) {
@@ -236,7 +237,7 @@ describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
     const convs = names.filter((n) => !n.startsWith('conv2d_pack'));
     const rowConv = kernelRow(dev).conv2d;
     if (rowConv !== 'subgroup' && 'direct' in rowConv) {
-      expect(convs).toEqual(['conv2d_f32_k1x1_s1_t1x8_v1', 'conv2d_f32_k3x3_s1_t1x8_v1', 'conv2d_f32_k3x3_s2_t1x8_v1']);
+      expect(convs).toEqual(['conv2d_f32_k1x1_s1_t1x4_v1', 'conv2d_f32_k3x3_s1_t1x4_v1', 'conv2d_f32_k3x3_s2_t1x4_v1']);
     } else if (rowConv === 'subgroup') {
       expect(convs).toEqual(['conv2d_pointwise_f32_sg_r16_v2', 'conv2d_sg_f32_k3x3_s1_t4x8_v1', 'conv2d_sg_f32_k3x3_s2_t4x8_v1_x4p1']);
       expect(chooseConv2dTile(false, 1, 64)).toMatchObject({ tileX: 32, subgroup: true });

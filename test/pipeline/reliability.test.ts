@@ -2,7 +2,8 @@
 // or between steps, with a typed error, and nothing leaks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParameterError } from '@sd-webgpu/tensor';
-import { GenerationAbortedError, StableDiffusion, formatParameters, parseParameters } from '@sd-webgpu/pipeline';
+import { GenerationAbortedError, NonFiniteError, StableDiffusion, formatParameters, parseParameters } from '@sd-webgpu/pipeline';
+import type { Tensor } from '@sd-webgpu/tensor';
 import { testDevice } from '../helpers/device';
 import { TINY_PATHS } from '../helpers/tiny';
 
@@ -109,5 +110,42 @@ describe('options are type-checked before any GPU work', () => {
     }
     expect(() => formatParameters({ ...params, prompt: 'x\nNegative prompt: y' })).toThrow(ParameterError);
     expect(() => formatParameters({ ...params, prompt: 'x\0' })).toThrow(/'prompt' must not contain a NUL/);
+  });
+});
+
+describe('non-finite values are errors, never a silent black image', () => {
+  /** Runs `fn` with `bias[0]` of a conv (f32) set to `value`, restoring the weight afterwards. */
+  async function withPoisonedBias(bias: Tensor, value: number, fn: () => Promise<void>): Promise<void> {
+    expect(bias.dtype).toBe('f32');
+    const original = await bias.float32();
+    const poisoned = Float32Array.from(original);
+    poisoned[0] = value;
+    sd.device.writeBuffer(bias.buffer, 0, new Uint8Array(poisoned.buffer));
+    try {
+      await fn();
+    } finally {
+      sd.device.writeBuffer(bias.buffer, 0, new Uint8Array(original.buffer));
+    }
+  }
+
+  it('latents that turn NaN name the first step', async () => {
+    await withPoisonedBias(sd.unet.conv_out.bias!, NaN, async () => {
+      const e = await sd.txt2img({ ...base, steps: 3 }).then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(NonFiniteError);
+      expect((e as NonFiniteError).step).toBe(1);
+      expect((e as Error).message).toMatch(/NaN or infinite at denoising step 1 of 3/);
+    });
+    await sd.device.sync();
+    const [ok] = await sd.txt2img({ ...base, steps: 1 }); // restored: the model works again
+    expect(ok!.data.length).toBe(64 * 64 * 4);
+  });
+
+  it('a decoder that overflows is reported, not written as black', async () => {
+    await withPoisonedBias(sd.vae.decoder.conv_out.bias!, Infinity, async () => {
+      const e = await sd.txt2img({ ...base, steps: 1 }).then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(NonFiniteError);
+      expect((e as NonFiniteError).step).toBeNull();
+      expect((e as Error).message).toMatch(/VAE decoder produced NaN or infinite pixels/);
+    });
   });
 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParameterError } from '@sd-webgpu/tensor';
 import { moduleTensors } from '@sd-webgpu/models';
-import { StableDiffusion } from '@sd-webgpu/pipeline';
+import { StableDiffusion, autoVaeTiling } from '@sd-webgpu/pipeline';
 import { testDevice } from '../helpers/device';
 import { TINY_PATHS } from '../helpers/tiny';
 
@@ -51,13 +51,15 @@ describe('prompt truncation', () => {
 });
 
 describe('VAE tiling in the pipeline', () => {
-  it('tiles above one tile (64 px for the tiny VAE) by default, and honours vaeTiling', async () => {
+  it('tiles by default only above 512 px and one tile, and honours vaeTiling', async () => {
+    expect([autoVaeTiling(512, 512, 512), autoVaeTiling(520, 64, 512), autoVaeTiling(128, 80, 64)]).toEqual([false, true, false]);
+    expect([autoVaeTiling(768, 768, 1024), autoVaeTiling(1032, 8, 1024)]).toEqual([false, true]);
     const opts = { ...base, width: 128, height: 80, returnLatents: true };
-    const [auto] = await sd.txt2img(opts);
+    const [auto] = await sd.txt2img(opts); // beyond one 64 px tile of the tiny VAE, but under 512 px: decoded whole
     const [on] = await sd.txt2img({ ...opts, vaeTiling: true });
     const [off] = await sd.txt2img({ ...opts, vaeTiling: false });
     expect(Array.from(auto!.latents!)).toEqual(Array.from(off!.latents!)); // tiling touches only the decode
-    expect(Array.from(auto!.data)).toEqual(Array.from(on!.data));
+    expect(Array.from(auto!.data)).toEqual(Array.from(off!.data));
     expect(Array.from(on!.data)).not.toEqual(Array.from(off!.data));
     // at one tile or less, tiling decodes whole (diffusers' rule)
     const [small] = await sd.txt2img({ ...base, width: 64, height: 64, vaeTiling: true });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DisposedTensorError, ParameterError, ShapeError } from '@sd-webgpu/tensor';
 import { TorchGenerator } from '../../packages/pipeline/src/rng/torch_generator';
-import { SchedulerConfigError, resolveSchedulerConfig, sd15SchedulerConfig } from '../../packages/pipeline/src/schedulers/config';
+import {
+  SchedulerConfigError, checkSchedulerConfig, resolveSchedulerConfig, sd15SchedulerConfig,
+} from '../../packages/pipeline/src/schedulers/config';
 import { CpuLatentBackend } from '../../packages/pipeline/src/schedulers/cpu_backend';
 import { createScheduler } from '../../packages/pipeline/src/schedulers/factory';
 import { SCHEDULER_NAMES, type SchedulerName } from '../../packages/pipeline/src/schedulers/types';
@@ -56,6 +58,28 @@ describe('scheduler config', () => {
       expect(e.message).toContain(`'${field}'`);
       expect(e.message).toContain(`'${name}'`);
     }
+  });
+
+  it('bounds every numeric field so the tables stay small and the noise levels finite', () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ num_train_timesteps: 1e9 }, 'num_train_timesteps', /must be an integer in 1\.\.10000, got 1000000000/],
+      [{ ...sd15SchedulerConfig, beta_end: 2 }, 'beta_end', /must be a number in \(0, 1\), got 2/],
+      [{ ...sd15SchedulerConfig, beta_start: 1 }, 'beta_start', /in \(0, 1\)/],
+      [{ ...sd15SchedulerConfig, beta_start: 0.5, beta_end: 0.9 }, 'beta_end', /final ᾱ of 0, below 1e-12/],
+      [{ ...sd15SchedulerConfig, steps_offset: 1000 }, 'steps_offset', /below num_train_timesteps \(1000\)/],
+      [{ trained_betas: Array(20_000).fill(0.01) }, 'trained_betas', /array of betas/],
+      [{ ...sd15SchedulerConfig, beta_end: JSON.parse('['.repeat(1e5) + ']'.repeat(1e5)) }, 'beta_end', /got \[\[\.\.\.\]\]/],
+    ];
+    for (const [cfg, field, msg] of cases) {
+      const e = configError('euler', cfg);
+      expect(e.field).toBe(field);
+      expect(e.message).toMatch(msg);
+    }
+  });
+
+  it('checkSchedulerConfig checks types and ranges whatever the scheduler', () => {
+    expect(() => checkSchedulerConfig({ ...sd15SchedulerConfig, clip_sample: true })).not.toThrow(); // DDIM-only restriction
+    expect(() => checkSchedulerConfig({ beta_end: 2 })).toThrow(SchedulerConfigError);
   });
 
   it('createScheduler rejects unknown names', () => {

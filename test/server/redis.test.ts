@@ -1,6 +1,7 @@
 /**
- * Scale-out mode against a real redis-server: the API server (in this process, BullBackend) and two
- * `sd-webgpu-server worker` subprocesses with the tiny fixture model, each with its own WebGPU device.
+ * Scale-out mode against a real redis-server: `sd-webgpu-server serve --redis` and two `sd-webgpu-server worker`
+ * subprocesses with the tiny fixture model, each worker with its own WebGPU device; this process is the HTTP client
+ * (and looks into the queue through BullBackend's Queue).
  * - a malformed job put straight on the queue is refused (failed, not retried) and the workers carry on;
  * - 40 jobs with mixed parameters (10 parameter sets, each sent 4 times, so the same job runs on both workers):
  *   none lost, each image byte-identical to the library's output for the same parameters;
@@ -12,18 +13,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { StableDiffusion } from '@sd-webgpu/pipeline';
-import { BullBackend, type WorkerProgress, createApiServer, parseA1111Request } from '@sd-webgpu/server';
+import { BullBackend, type WorkerProgress, parseA1111Request } from '@sd-webgpu/server';
 import { bundleTs, root } from '../../scripts/bundle-ts.mjs';
 import { testDevice } from '../helpers/device';
 import { REDIS_MISSING, type RedisHandle, startRedis } from '../helpers/redis';
 import { getProgress, libraryImages, patternPng, postJson } from '../helpers/server';
 import { TINY_PATHS } from '../helpers/tiny';
 
-const LOCK_MS = 4000; // a dead worker's job is taken over after about 2 × LOCK_MS
+// A dead worker's job is taken over after about 2 × LOCK_MS; a live worker must renew its lock within LOCK_MS even
+// while kernels for a new shape compile on a loaded 2-core machine.
+const LOCK_MS = 8000;
 const QUEUE = `test-${process.pid}`;
 
 interface WorkerProc {
@@ -34,32 +35,45 @@ interface WorkerProc {
 
 let redis: RedisHandle | null = null;
 let backend: BullBackend | null = null;
-let server: Server | null = null;
+let serve: ChildProcess | null = null;
 let base = '';
 let sd: StableDiffusion | null = null;
 const workers: WorkerProc[] = [];
 const bundle = join(root, 'node_modules/.cache/sd-webgpu', `server-test-${process.pid}.mjs`);
 
-function startWorker(url: string): Promise<WorkerProc> {
-  const proc = spawn(process.execPath, [bundle, 'worker', '--redis', url, '--queue', QUEUE, '--model', TINY_PATHS.folder, '--lock-ms', String(LOCK_MS)], {
+/** Starts `sd-webgpu-server <args>`; resolves with the process and the first stdout line matching `ready`. */
+function startCommand(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; match: RegExpExecArray; log: () => string }> {
+  const proc = spawn(process.execPath, [bundle, ...args], {
     cwd: root,
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const w: WorkerProc = { proc, name: '', log: '' };
-  proc.stderr!.on('data', (d: Buffer) => (w.log += d.toString()));
+  let log = '';
+  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /^worker (\S+) ready$/m.exec(out);
-      if (m) {
-        w.name = m[1]!;
-        resolve(w);
-      }
+      const m = ready.exec(out);
+      if (m) resolve({ proc, match: m, log: () => log });
     });
-    proc.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready:\n${w.log}`)));
+    proc.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code} before it was ready:\n${log}`)));
   });
+}
+
+async function startWorker(url: string): Promise<WorkerProc> {
+  const { proc, match, log } = await startCommand(
+    ['worker', '--redis', url, '--queue', QUEUE, '--model', TINY_PATHS.folder, '--lock-ms', String(LOCK_MS)],
+    /^worker (\S+) ready$/m,
+  );
+  return { proc, name: match[1]!, get log() { return log(); } };
+}
+
+async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
 }
 
 const alive = (w: WorkerProc) => w.proc.exitCode === null && w.proc.signalCode === null;
@@ -78,23 +92,20 @@ beforeAll(async () => {
   ]);
   workers.push(w1, w2);
   sd = model;
-  backend = new BullBackend({ url, queue: QUEUE, resultTtlSeconds: 600 });
+  const api = await startCommand(
+    ['serve', '--redis', url, '--queue', QUEUE, '--model', 'listed-name', '--port', '0', '--result-ttl', '600'],
+    /^listening on (http:\/\/\S+)/m,
+  );
+  serve = api.proc;
+  base = api.match[1]!;
+  backend = new BullBackend({ url, queue: QUEUE }); // only to look into the queue
   await backend.ready();
-  server = createApiServer({ backend, model: { title: 'tiny-sd', filename: TINY_PATHS.folder } });
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }, 240_000);
 
 afterAll(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  if (serve) await stopProcess(serve);
   await backend?.close();
-  for (const w of workers) {
-    if (alive(w)) {
-      const exited = new Promise((r) => w.proc.once('exit', r));
-      w.proc.kill('SIGTERM');
-      await exited;
-    }
-  }
+  for (const w of workers) await stopProcess(w.proc);
   await redis?.stop();
   sd?.dispose();
   rmSync(bundle, { force: true });
@@ -141,8 +152,9 @@ describe.skipIf(REDIS_MISSING)(`sd-webgpu-server over BullMQ with 2 workers${RED
     const ids = new Set<string>();
     const byWorker = new Map<string, number>();
     got.forEach((r, i) => {
-      expect(r.status, JSON.stringify(r.body).slice(0, 500)).toBe(200);
+      expect(r.status, `${JSON.stringify(r.body).slice(0, 500)}\n${logs()}`).toBe(200);
       expect(r.images, `job ${i} (${JSON.stringify(jobs[i]![1]).slice(0, 80)}) on ${r.info.worker}`).toEqual(expected[i % sets.length]);
+      expect(r.info.sd_model_name).toBe('tiny-sd'); // as the worker reports it
       ids.add(r.info.job_id as string);
       byWorker.set(r.info.worker as string, (byWorker.get(r.info.worker as string) ?? 0) + 1);
     });
@@ -185,7 +197,7 @@ describe.skipIf(REDIS_MISSING)(`sd-webgpu-server over BullMQ with 2 workers${RED
     expect(victim, logs()).toBeDefined();
     victim!.proc.kill('SIGKILL');
     const r = await pending;
-    expect(r.status, JSON.stringify(r.body).slice(0, 500)).toBe(200);
+    expect(r.status, `${JSON.stringify(r.body).slice(0, 500)}\n${logs()}`).toBe(200);
     expect(r.info.worker).not.toBe(victim!.name);
     expect(r.images).toEqual(await libraryImages(sd!, parseA1111Request('txt2img', body).spec));
   }, 120_000);

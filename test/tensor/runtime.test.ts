@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DisposedTensorError, GpuError, type Kernel, ShaderCompileError, LimitError, roundToF16 } from '@sd-webgpu/tensor';
+import { DeviceLostError, DisposedTensorError, GpuError, type Kernel, ShaderCompileError, LimitError, roundToF16 } from '@sd-webgpu/tensor';
 import { createDevice, testDevice } from '../helpers/device';
 
 const addKernel: Kernel = {
@@ -174,11 +174,17 @@ describe('runtime error paths', () => {
     const bad: Kernel = { ...addKernel, name: 'test_bad_flush', source: 'fn main() { let x: u32 = 1.5; }' };
     const b = dev.empty([4]);
     dev.run(bad, { bindings: { a: b, b, y: b }, uniforms: { n: 1, alpha: 1 }, workgroups: [1] });
+    expect(dev.pipelines.requested).toBe(1);
     await dev.pipelines.settle();
+    expect(dev.pipelines.compiled).toBe(1); // finished checks count failed compiles too
     expect(() => dev.flush()).toThrow(ShaderCompileError);
+    expect(dev.lost).toBe(null);
     dev.gpu.destroy();
     await new Promise((r) => setTimeout(r, 50));
-    expect(() => dev.flush()).toThrow(GpuError);
+    // A typed loss naming WebGPU's reason, thrown by every later call (it is a GpuError too).
+    expect(dev.lost).toBeInstanceOf(DeviceLostError);
+    expect(() => dev.flush()).toThrow(/^the GPU device was lost \(destroyed/);
+    expect(() => dev.flush()).toThrow(DeviceLostError);
     expect(() => dev.flush()).toThrow(GpuError);
     dev.dispose();
   });

@@ -8,3 +8,4 @@ export * from './layout.js';
 export * from './timestep.js';
 export * from './table.js';
 export { type GemmHooks, type GemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
+export * from './finite.js';

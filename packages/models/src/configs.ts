@@ -8,6 +8,7 @@
  * quick_gelu, VAE scaling factor 0.18215 and sample size 64. A model that differs in these (e.g. the tiny test model,
  * whose CLIP has 4 heads of 16) must be given an explicit override: `openCheckpoint(src, { configs: {...} })`.
  */
+import { briefJson } from './json_describe.js';
 import { ConfigError } from './weights/errors.js';
 
 export type DownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
@@ -158,7 +159,7 @@ class Fields {
   }
 
   bad(name: string, want: string, got: unknown): ConfigError {
-    return new ConfigError(this.file, name, `must be ${want}, got ${got === undefined ? 'nothing' : JSON.stringify(got)}`);
+    return new ConfigError(this.file, name, `must be ${want}, got ${briefJson(got)}`);
   }
 }
 
@@ -343,57 +344,81 @@ export function applyOverrides(base: Omit<ModelConfigs, 'scheduler'>, o: ConfigO
   };
 }
 
-function positiveInts(file: string, cfg: object, names: string[]): void {
+/**
+ * Upper bounds of the integer fields: several times anything published (SD 1.x/2.x, SDXL), low enough that a config
+ * cannot make the loader or the tokenizer allocate gigabytes (`max_position_embeddings: 1e9`) before a weight is read.
+ */
+const MAX_INT: Readonly<Record<string, number>> = {
+  inChannels: 64, outChannels: 64, latentChannels: 64, layersPerBlock: 16, numAttentionHeads: 256, crossAttentionDim: 16384,
+  normNumGroups: 1024, sampleSize: 4096, vocabSize: 1_000_000, hiddenSize: 16384, intermediateSize: 65536, numHiddenLayers: 128,
+  maxPositionEmbeddings: 4096,
+};
+const MAX_BLOCKS = 8;
+const MAX_CHANNELS = 16384;
+
+/** Positive integers up to their MAX_INT bound. */
+function boundedInts(file: string, cfg: object, names: string[]): void {
   const rec = cfg as Record<string, unknown>;
   for (const n of names) {
     const v = rec[n];
-    if (!Number.isInteger(v) || (v as number) <= 0) throw new ConfigError(file, n, `must be a positive integer, got ${JSON.stringify(v)}`);
+    const max = MAX_INT[n] ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isInteger(v) || (v as number) <= 0 || (v as number) > max) {
+      throw new ConfigError(file, n, `must be an integer in 1..${max}, got ${briefJson(v)}`);
+    }
   }
 }
 
+/** A float in (0, max]. */
+function boundedFloat(file: string, name: string, v: number, max: number): void {
+  if (!(v > 0 && v <= max)) throw new ConfigError(file, name, `must be in (0, ${max}], got ${v}`);
+}
+
 function channelList(file: string, name: string, list: unknown, groups: number): void {
-  if (!Array.isArray(list) || list.length === 0 || !list.every((c) => Number.isInteger(c) && c > 0 && c % groups === 0)) {
-    throw new ConfigError(file, name, `must be a non-empty list of positive multiples of the ${groups} norm groups, got ${JSON.stringify(list)}`);
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_BLOCKS
+    || !list.every((c) => Number.isInteger(c) && c > 0 && c <= MAX_CHANNELS && c % groups === 0)) {
+    throw new ConfigError(
+      file, name, `must be a list of 1..${MAX_BLOCKS} multiples of the ${groups} norm groups up to ${MAX_CHANNELS}, got ${briefJson(list)}`,
+    );
   }
 }
 
 export function checkUNetConfig(c: UNetConfig, file: string): UNetConfig {
-  positiveInts(file, c, ['inChannels', 'outChannels', 'layersPerBlock', 'numAttentionHeads', 'crossAttentionDim', 'normNumGroups', 'sampleSize']);
+  boundedInts(file, c, ['inChannels', 'outChannels', 'layersPerBlock', 'numAttentionHeads', 'crossAttentionDim', 'normNumGroups', 'sampleSize']);
   channelList(file, 'blockOutChannels', c.blockOutChannels, c.normNumGroups);
   const n = c.blockOutChannels.length;
   if (c.downBlockTypes.length !== n || c.upBlockTypes.length !== n) {
     throw new ConfigError(file, 'downBlockTypes', `and upBlockTypes must have ${n} entries (one per block), got ${c.downBlockTypes.length} and ${c.upBlockTypes.length}`);
   }
   c.downBlockTypes.forEach((t, i) => {
-    if (!DOWN_TYPES.includes(t)) throw new ConfigError(file, `downBlockTypes[${i}]`, `must be one of ${DOWN_TYPES.join(', ')}, got ${JSON.stringify(t)}`);
+    if (!DOWN_TYPES.includes(t)) throw new ConfigError(file, `downBlockTypes[${i}]`, `must be one of ${DOWN_TYPES.join(', ')}, got ${briefJson(t)}`);
   });
   c.upBlockTypes.forEach((t, i) => {
-    if (!UP_TYPES.includes(t)) throw new ConfigError(file, `upBlockTypes[${i}]`, `must be one of ${UP_TYPES.join(', ')}, got ${JSON.stringify(t)}`);
+    if (!UP_TYPES.includes(t)) throw new ConfigError(file, `upBlockTypes[${i}]`, `must be one of ${UP_TYPES.join(', ')}, got ${briefJson(t)}`);
   });
   for (const ch of c.blockOutChannels) {
     if (ch % c.numAttentionHeads !== 0) {
       throw new ConfigError(file, 'numAttentionHeads', `(${c.numAttentionHeads}) must divide every block width, not ${ch}`);
     }
   }
-  if (!(c.normEps > 0)) throw new ConfigError(file, 'normEps', `must be positive, got ${c.normEps}`);
+  boundedFloat(file, 'normEps', c.normEps, 1);
   return c;
 }
 
 export function checkVaeConfig(c: VaeConfig, file: string): VaeConfig {
-  positiveInts(file, c, ['inChannels', 'outChannels', 'layersPerBlock', 'latentChannels', 'normNumGroups', 'sampleSize']);
+  boundedInts(file, c, ['inChannels', 'outChannels', 'layersPerBlock', 'latentChannels', 'normNumGroups', 'sampleSize']);
   channelList(file, 'blockOutChannels', c.blockOutChannels, c.normNumGroups);
-  if (!(c.scalingFactor > 0)) throw new ConfigError(file, 'scalingFactor', `must be positive, got ${c.scalingFactor}`);
+  boundedFloat(file, 'scalingFactor', c.scalingFactor, 100);
   return c;
 }
 
 export function checkClipTextConfig(c: ClipTextConfig, file: string): ClipTextConfig {
-  positiveInts(file, c, ['vocabSize', 'hiddenSize', 'intermediateSize', 'numHiddenLayers', 'numAttentionHeads', 'maxPositionEmbeddings']);
+  boundedInts(file, c, ['vocabSize', 'hiddenSize', 'intermediateSize', 'numHiddenLayers', 'numAttentionHeads', 'maxPositionEmbeddings']);
   if (c.hiddenSize % c.numAttentionHeads !== 0) {
     throw new ConfigError(file, 'numAttentionHeads', `(${c.numAttentionHeads}) must divide hiddenSize ${c.hiddenSize}`);
   }
-  if (!(c.layerNormEps > 0)) throw new ConfigError(file, 'layerNormEps', `must be positive, got ${c.layerNormEps}`);
+  boundedFloat(file, 'layerNormEps', c.layerNormEps, 1);
   if (c.hiddenAct !== 'quick_gelu' && c.hiddenAct !== 'gelu') {
-    throw new ConfigError(file, 'hiddenAct', `must be quick_gelu or gelu, got ${JSON.stringify(c.hiddenAct)}`);
+    throw new ConfigError(file, 'hiddenAct', `must be quick_gelu or gelu, got ${briefJson(c.hiddenAct)}`);
   }
   return c;
 }

@@ -9,3 +9,4 @@ export { ClipEncoderLayer, ClipTextModel } from './clip/text_encoder.js';
 export * from './unet/index.js';
 export * from './vae/index.js';
 export type { Taps } from './unet/index.js';
+export { briefJson, describeJson } from './json_describe.js';

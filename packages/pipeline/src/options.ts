@@ -26,8 +26,8 @@ export interface GenerateOptions {
   returnLatents?: boolean;
   /**
    * Decode (and, for img2img, encode) in overlapping tiles, diffusers' `enable_tiling` (512 px tiles for SD 1.x,
-   * overlap 0.25): bounded GPU memory at any size, small differences near tile borders. Default: on when the image is
-   * larger than one tile on either side (above 512 px for SD 1.x), off otherwise.
+   * overlap 0.25): bounded GPU memory at any size, small differences near tile borders. Default: on when a side is
+   * larger than both 512 px and one tile (`autoVaeTiling`), so smaller images decode exactly as diffusers does.
    */
   vaeTiling?: boolean;
 }
@@ -81,6 +81,14 @@ export interface ResolvedOptions extends GenerationParams {
   returnLatents: boolean;
   /** undefined: automatic (tiles when the image is larger than one tile). */
   vaeTiling?: boolean;
+}
+
+/** Sides up to this many pixels are never tiled by default (untiled decodes match diffusers' default output). */
+export const AUTO_TILING_ABOVE_PX = 512;
+
+/** The default of `vaeTiling`: tile when a side exceeds both AUTO_TILING_ABOVE_PX and one tile (`tilePx`). */
+export function autoVaeTiling(width: number, height: number, tilePx: number): boolean {
+  return Math.max(width, height) > Math.max(AUTO_TILING_ABOVE_PX, tilePx);
 }
 
 /** Image sides the pipeline accepts: multiples of 8 (one latent pixel) in MIN_SIDE..MAX_SIDE. */

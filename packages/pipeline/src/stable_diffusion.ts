@@ -1,18 +1,19 @@
 import { Device, type Tensor, UnsupportedError } from '@sd-webgpu/tensor';
 import { concat, mul, linearCombination, scale, slice } from '@sd-webgpu/kernels';
 import {
-  AutoencoderKL, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
+  AutoencoderKL, COMPONENTS, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer, type ModelConfigs,
   type ConfigOverrides, UNet2DConditionModel, type WeightStore, disposeModule, loadDefaultTokenizer, openCheckpoint, rootScope,
 } from '@sd-webgpu/models';
+import { FiniteWatch } from './finite_watch.js';
 import { GpuLatentBackend } from './gpu_backend.js';
 import { resizeRgba } from './image/resize.js';
 import { checkRgbaImage } from './image/rgba.js';
 import { rgbaToTensorData, tensorToRgba } from './image/tensor.js';
 import {
-  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, checkOptionsObject, resolveOptions, resolveStrength,
+  type GenerateOptions, type GeneratedImage, type Img2ImgOptions, type ResolvedOptions, autoVaeTiling, checkOptionsObject, resolveOptions, resolveStrength,
 } from './options.js';
 import { TorchGenerator } from './rng/index.js';
-import { type Scheduler, type SchedulerConfigInput, createScheduler } from './schedulers/index.js';
+import { type Scheduler, type SchedulerConfigInput, checkSchedulerConfig, createScheduler } from './schedulers/index.js';
 
 export interface LoadOptions {
   /** An existing device (kept alive by the caller); otherwise one is created and owned by the model. */
@@ -23,6 +24,11 @@ export interface LoadOptions {
   configs?: ConfigOverrides;
   /** A tokenizer to use instead of the checkpoint's (or the bundled CLIP vocabulary). */
   tokenizer?: ClipTokenizer;
+  /**
+   * Called after each uploaded tensor with the component being loaded (text_encoder, unet, vae in that order) and the
+   * bytes of its weights file(s) read so far and in all.
+   */
+  onProgress?: (p: { component: 'text_encoder' | 'unet' | 'vae'; doneBytes: number; totalBytes: number }) => void;
   /**
    * Keep less on the GPU: the VAE encoder is freed right after loading (txt2img needs only the decoder) and the text
    * encoder after each prompt encoding; both are loaded again from the checkpoint when a later call needs them
@@ -74,18 +80,28 @@ export class StableDiffusion {
     return this.#reload !== null;
   }
 
-  /** Loads a diffusers folder, a single .safetensors file (Node paths), or browser Files/URLs. */
+  /**
+   * Loads a diffusers folder, a single .safetensors file (Node paths), or browser Files/URLs. Every component's file
+   * is opened and its header checked first, before a device is created or any weight is uploaded.
+   */
   static async load(source: CheckpointSource, opts: LoadOptions = {}): Promise<StableDiffusion> {
-    const device = opts.device ?? (await Device.create());
-    const dtype = device.floatType(opts.dtype ?? 'f32');
     let ckpt: Checkpoint | null = null;
+    let device: Device | null = null;
     const loaded: WeightStore[] = [];
     try {
       ckpt = await openCheckpoint(source, { configs: opts.configs });
       const configs = ckpt.configs();
+      if (configs.scheduler) checkSchedulerConfig(configs.scheduler);
+      for (const c of COMPONENTS) await ckpt.componentShapes(c); // parses and checks each header, maps every key
       const files = await ckpt.tokenizerFiles();
       const tokenizer = opts.tokenizer ?? (files ? ClipTokenizer.fromVocabMerges(files.vocab, files.merges) : await loadDefaultTokenizer());
-      for (const c of ['text_encoder', 'unet', 'vae'] as const) loaded.push(await ckpt.loadComponent(c, device, dtype));
+      device = opts.device ?? (await Device.create());
+      const dtype = device.floatType(opts.dtype ?? 'f32');
+      for (const c of ['text_encoder', 'unet', 'vae'] as const) {
+        const onProgress = opts.onProgress;
+        const upload = onProgress ? { onProgress: (doneBytes: number, totalBytes: number) => onProgress({ component: c, doneBytes, totalBytes }) } : {};
+        loaded.push(await ckpt.loadComponent(c, device, dtype, upload));
+      }
       const [textEncoder, unet, vae] = loaded as [WeightStore, WeightStore, WeightStore];
       const sd = await StableDiffusion.fromWeights({ device, configs, tokenizer, stores: { textEncoder, unet, vae }, ownsDevice: !opts.device });
       if (opts.lowMemory) {
@@ -99,7 +115,7 @@ export class StableDiffusion {
       return sd;
     } catch (e) {
       for (const s of loaded) (s.disposeAll ?? s.dispose).call(s); // fromWeights already did for its stores: idempotent
-      if (!opts.device) device.dispose();
+      if (device && !opts.device) device.dispose();
       throw e;
     } finally {
       await ckpt?.close();
@@ -121,6 +137,7 @@ export class StableDiffusion {
     const tokenizer = w.tokenizer ?? (await loadDefaultTokenizer());
     const built: object[] = [];
     try {
+      if (configs.scheduler) checkSchedulerConfig(configs.scheduler);
       const textEncoder = new ClipTextModel(rootScope(stores.textEncoder).pp('text_model'), configs.textEncoder);
       built.push(textEncoder);
       const unet = new UNet2DConditionModel(rootScope(stores.unet), configs.unet);
@@ -196,10 +213,12 @@ export class StableDiffusion {
     return this.#run({ ...o, strength }, sched, gen, latents, timesteps);
   }
 
+  /** Frees the weights; their GPU memory goes back to the GPU (not to the pool), or the owned device is disposed. */
   dispose(): void {
     for (const m of [this.#textEncoder, this.unet, this.vae]) if (m) disposeModule(m);
     this.#textEncoder = null;
     if (this.#ownsDevice) this.device.dispose();
+    else this.device.trim();
   }
 
   /** lowMemory: loads one component again from the checkpoint and builds `build` from it (strictly accounted). */
@@ -220,10 +239,9 @@ export class StableDiffusion {
     }
   }
 
-  /** Whether to tile the VAE for an image of w × h pixels: the option, else when it exceeds one tile on a side. */
+  /** Whether to tile the VAE for an image of w × h pixels: the option, else `autoVaeTiling`. */
   #tiling(o: ResolvedOptions): boolean {
-    const tile = this.vae.tileLatents * this.vae.downscale;
-    return o.vaeTiling ?? (o.width > tile || o.height > tile);
+    return o.vaeTiling ?? autoVaeTiling(o.width, o.height, this.vae.tileLatents * this.vae.downscale);
   }
 
   #defaultSize(): { width: number; height: number } {
@@ -272,6 +290,7 @@ export class StableDiffusion {
     const n = o.numImages;
     let latents = start;
     let context: Tensor | null = null;
+    const watch = new FiniteWatch(dev, timesteps.length);
     try {
       const prompt = await this.#encodePrompt(o, guide);
       context = prompt.emb;
@@ -299,18 +318,19 @@ export class StableDiffusion {
         });
         latents.dispose();
         latents = next;
+        watch.mark(latents, i + 1);
         // Wait for the step on the queue: the event loop runs meanwhile (timers, abort signals, a browser's page).
         await dev.sync();
         if (o.signal?.aborted) throw new GenerationAbortedError();
         o.onProgress?.({ step: i + 1, totalSteps: timesteps.length, timestep: t });
       }
+      await watch.check();
       const finalLatents = o.returnLatents ? await latents.float32() : null;
       const z = latents;
       context.dispose();
-      if (this.lowMemory) {
-        await dev.sync();
-        dev.pool.trim(); // the UNet's activation buffers are not the sizes the decoder needs
-      }
+      // the UNet's free activation buffers are not the sizes the decoder needs: give them back before it allocates
+      await dev.sync();
+      dev.pool.trim();
       const zs = scale(z, 1 / this.configs.vae.scalingFactor);
       let decoded: Tensor;
       try {
@@ -324,6 +344,7 @@ export class StableDiffusion {
       } finally {
         decoded.dispose();
       }
+      watch.checkPixels(data);
       const params = {
         prompt: o.prompt, negativePrompt: o.negativePrompt, steps: o.steps, guidanceScale: o.guidanceScale, seed: o.seed,
         scheduler: o.scheduler, width: o.width, height: o.height, ...(o.strength !== undefined ? { strength: o.strength } : {}),
@@ -335,6 +356,7 @@ export class StableDiffusion {
         ...(prompt.truncated ? { truncated: prompt.truncated } : {}),
       }));
     } finally {
+      watch.dispose();
       context?.dispose();
       if (!latents.disposed) latents.dispose();
       sched.reset();

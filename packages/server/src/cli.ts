@@ -5,6 +5,7 @@
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SdError } from '@sd-webgpu/tensor';
+import { connectionFromUrl } from './redis.js';
 
 export class UsageError extends SdError {
   constructor(detail: string) {
@@ -78,6 +79,14 @@ export function parseServerArgs(argv: readonly string[], env: Readonly<Record<st
   const model = str('model');
   if (!model) throw new UsageError('--model is required');
   const dtype = values.fp16 ? 'f16' : 'f32';
+  const redisUrl = str('redis');
+  if (redisUrl !== undefined) {
+    try {
+      connectionFromUrl(redisUrl);
+    } catch (e) {
+      throw new UsageError(`--redis ${(e as Error).message.replace(/^.*parameter 'url' /, '')}`);
+    }
+  }
   const only = cmd === 'serve' ? ['lock-ms', 'no-warmup'] : ['host', 'port', 'api-key', 'cors-origin', 'max-body-mb', 'result-ttl'];
   for (const k of only) if (values[k] !== undefined) throw new UsageError(`--${k} does not apply to ${cmd}`);
   if (cmd === 'worker') {

@@ -45,7 +45,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       size += c.length;
       if (size > limit) {
         req.removeAllListeners('data');
-        req.resume(); // drain, so the 413 can be sent on this connection
+        req.resume();
         reject(new RequestError(413, null, `request body exceeds the limit of ${limit} bytes`));
       } else chunks.push(c);
     });
@@ -135,6 +135,7 @@ export function createApiServer(opts: ApiOptions): Server {
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (e instanceof RequestError) {
+        if (e.status === 413) res.setHeader('connection', 'close'); // the rest of an oversized body is not read
         return send(res, e.status, { error: e.name, detail: e.message, field: e.field });
       }
       const message = e instanceof Error ? e.message : String(e);

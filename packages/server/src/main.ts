@@ -31,11 +31,14 @@ async function main(): Promise<void> {
 
   if (args.kind === 'worker') {
     if (args.warmup) {
-      // compiles the kernels before the first lock is taken (pipeline creation blocks the event loop)
+      // Compiles the kernels (txt2img and the img2img encoder) before the first job: pipeline creation blocks the
+      // event loop, and a worker that cannot renew its job's lock in time loses the job to the stalled check.
+      log('warming up...');
       await model!.txt2img({ prompt: '', steps: 1, width: 64, height: 64, seed: 0 });
+      await model!.img2img({ prompt: '', steps: 1, strength: 1, seed: 0, image: { width: 64, height: 64, data: new Uint8Array(64 * 64 * 4) } });
     }
     const { startWorker } = await import('./worker.js');
-    const w = await startWorker({ url: args.redis, queue: args.queue, model: model!, lockMs: args.lockMs, log });
+    const w = await startWorker({ url: args.redis, queue: args.queue, model: model!, modelTitle: modelEntry(args.model).title, lockMs: args.lockMs, log });
     closers.unshift(() => w.close());
     process.stdout.write(`worker ${w.name} ready\n`);
     return;

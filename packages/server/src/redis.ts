@@ -1,5 +1,5 @@
 /** Redis connection settings and the names shared by the server and its workers. */
-import { RequestError } from './errors.js';
+import { ParameterError } from '@sd-webgpu/tensor';
 
 export interface RedisSettings {
   /** `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS). */
@@ -20,11 +20,11 @@ export function connectionFromUrl(url: string): Record<string, unknown> {
   try {
     u = new URL(url);
   } catch {
-    throw new RequestError(400, 'redis', `invalid Redis URL ${JSON.stringify(url)}`);
+    throw new ParameterError('connectionFromUrl', 'url', `is not a URL (got ${JSON.stringify(url)})`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new RequestError(400, 'redis', `expected a redis:// or rediss:// URL (got ${JSON.stringify(url)})`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ParameterError('connectionFromUrl', 'url', `must be a redis:// or rediss:// URL (got ${JSON.stringify(url)})`);
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new RequestError(400, 'redis', `invalid database number in ${JSON.stringify(url)}`);
+  if (!Number.isInteger(db) || db < 0) throw new ParameterError('connectionFromUrl', 'url', `has an invalid database number (got ${JSON.stringify(url)})`);
   return {
     host: u.hostname || '127.0.0.1',
     port: u.port ? Number(u.port) : 6379,

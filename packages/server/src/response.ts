@@ -29,7 +29,7 @@ export function generationResponse(job: ValidJob, result: JobResult, ctx: { jobI
     // one generator draws the whole batch (diffusers semantics), so every image of a batch reports the same seed
     seed: s.seed, all_seeds: Array(n).fill(s.seed), subseed: -1, all_subseeds: Array(n).fill(-1), subseed_strength: 0,
     width: s.width, height: s.height, sampler_name: sampler, cfg_scale: s.guidanceScale, steps: s.steps, batch_size: s.numImages,
-    denoising_strength: s.mode === 'img2img' ? s.strength : null, sd_model_name: ctx.modelName, infotexts: result.infotexts,
+    denoising_strength: s.mode === 'img2img' ? s.strength : null, sd_model_name: result.model ?? ctx.modelName, infotexts: result.infotexts,
     job_timestamp: stamp(ctx.startedAt), job_id: ctx.jobId, worker: result.worker ?? null, interrupted: result.interrupted,
   };
   return { images: result.images, parameters, info: JSON.stringify(info) };

@@ -13,8 +13,9 @@ export interface JobResult {
   /** The A1111 parameters text of each image. */
   infotexts: string[];
   interrupted: boolean;
-  /** The worker that ran the job (scale-out mode). */
+  /** The worker that ran the job and the model it had loaded (scale-out mode). */
   worker?: string;
+  model?: string;
 }
 
 export interface RunHooks {

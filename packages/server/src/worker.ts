@@ -21,6 +21,8 @@ export interface WorkerOptions extends RedisSettings {
   lockMs?: number;
   /** Name reported in progress and logs (default host:pid). */
   name?: string;
+  /** The model's name, reported with each result (`info.sd_model_name`). */
+  modelTitle?: string;
   log?: (line: string) => void;
 }
 
@@ -59,7 +61,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       },
     });
     log(`job ${job.id}: ${result.interrupted ? 'interrupted' : 'done'}`);
-    return { ...result, worker: name };
+    return { ...result, worker: name, ...(opts.modelTitle ? { model: opts.modelTitle } : {}) };
   };
 
   const worker = new Worker<JobSpec, JobResult>(queue, processor, {
@@ -70,6 +72,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     autorun: false,
   });
   worker.on('error', (e) => log(`worker error: ${e.message}`));
+  worker.on('failed', (job, e) => log(`job ${job?.id}: failed: ${e.message}`));
+  worker.on('stalled', (id) => log(`job ${id}: stalled (its worker stopped renewing the lock), queued again`));
   const events = new QueueEvents(queue, common);
   events.on(INTERRUPT_EVENT as 'error', ((args: { jobIds?: string }) => {
     for (const id of (args.jobIds ?? '').split(',')) if (id && worker.cancelJob(id, 'interrupted')) log(`job ${id}: interrupt requested`);

@@ -167,6 +167,11 @@ export class Device {
     return new Device(gpuDevice, adapter, opts);
   }
 
+  /** The loss, once the GPUDevice is lost (every later call throws it); null while the device works. */
+  get lost(): DeviceLostError | null {
+    return this.#lost;
+  }
+
   get disposed(): boolean {
     return this.#disposed;
   }
@@ -364,6 +369,16 @@ export class Device {
     this.#throwErrors();
     if (err) throw fromGpuError(err);
     return out;
+  }
+
+  /**
+   * Submits recorded work and gives every unused pooled buffer back to the GPU (free lists, and weights released since
+   * the last submit); live tensors are untouched. Used when a model is disposed on a device that lives on.
+   */
+  trim(): void {
+    if (this.#disposed || this.#lost) return; // nothing to give back
+    this.#submit();
+    this.pool.trim();
   }
 
   /** A GPU timer over the work recorded between its begin() and end() (null without timestamp-query). */

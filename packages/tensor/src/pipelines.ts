@@ -1,4 +1,4 @@
-import { ShaderCompileError } from './errors.js';
+import { GpuError, ShaderCompileError } from './errors.js';
 import { type Kernel, kernelSource } from './kernel.js';
 
 interface Entry {
@@ -9,7 +9,8 @@ interface Entry {
 /**
  * Compiled pipelines keyed by kernel name (each kernel variant has its own name). Compilation runs inside a
  * validation error scope; a failure is reported through `onError` as a ShaderCompileError with the WGSL, and the
- * next flush or readback throws it.
+ * next flush or readback throws it. `compiled` / `requested` count the compile checks that finished / started, for a
+ * "compiling shaders (n/m)" display (a pipeline's check finishes once the implementation has compiled it).
  */
 export class PipelineCache {
   readonly #device: GPUDevice;
@@ -17,6 +18,8 @@ export class PipelineCache {
   readonly #onError: (e: Error) => void;
   /** Resolves when every compile check started so far has finished. */
   #checks: Promise<unknown>[] = [];
+  #requested = 0;
+  #compiled = 0;
 
   constructor(device: GPUDevice, onError: (e: Error) => void) {
     this.#device = device;
@@ -25,6 +28,16 @@ export class PipelineCache {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Pipelines created so far (failed ones included). */
+  get requested(): number {
+    return this.#requested;
+  }
+
+  /** Pipelines whose compile check has finished (successfully or not). */
+  get compiled(): number {
+    return this.#compiled;
   }
 
   get(kernel: Kernel): Entry {
@@ -62,12 +75,20 @@ export class PipelineCache {
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
     });
+    this.#requested++;
     const check = device.popErrorScope().then(async (err) => {
       if (!err) return;
       const info = await module.getCompilationInfo();
       const msgs = info.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
       this.#entries.delete(kernel.name);
       this.#onError(new ShaderCompileError(kernel.name, msgs || err.message, code));
+    }).catch((e: unknown) => {
+      // popErrorScope / getCompilationInfo reject once the device is lost: the loss itself is reported by the
+      // Device, so this only keeps the rejection from going unhandled.
+      this.#entries.delete(kernel.name);
+      this.#onError(new GpuError(`compiling '${kernel.name}': ${e instanceof Error ? e.message : String(e)}`));
+    }).finally(() => {
+      this.#compiled++;
     });
     this.#checks.push(check);
     return { pipeline, layout };

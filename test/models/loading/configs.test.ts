@@ -86,6 +86,26 @@ describe('configs', () => {
     expect(() => parseClipTextConfig({ ...text, hidden_size: undefined })).toThrow(/hidden_size/);
   });
 
+  it('bounds every size and float so a config cannot make the loader allocate gigabytes', async () => {
+    const { unet, vae, text } = await tinyJson();
+    const deep = JSON.parse('['.repeat(1e5) + ']'.repeat(1e5));
+    const cases: [() => unknown, RegExp][] = [
+      [() => parseClipTextConfig({ ...text, max_position_embeddings: 1e9 }), /'maxPositionEmbeddings' must be an integer in 1\.\.4096, got 1000000000/],
+      [() => parseClipTextConfig({ ...text, num_hidden_layers: 1e6 }), /numHiddenLayers/],
+      [() => parseClipTextConfig({ ...text, layer_norm_eps: 1e300 }), /'layerNormEps' must be in \(0, 1\]/],
+      [() => parseUNetConfig({ ...unet, sample_size: 1e9 }), /sampleSize/],
+      [() => parseUNetConfig({ ...unet, block_out_channels: [32, 64, 64, 1 << 20] }), /blockOutChannels.*got \[32,64,64,1048576\]/],
+      [() => parseUNetConfig({ ...unet, block_out_channels: Array(9).fill(32) }), /list of 1\.\.8 multiples/],
+      [() => parseVaeConfig({ ...vae, scaling_factor: 1e9 }), /'scalingFactor' must be in \(0, 100\]/],
+      [() => parseVaeConfig({ ...vae, block_out_channels: deep }), /got \[\[\.\.\.\]\]/], // no stack overflow
+      [() => parseUNetConfig({ ...unet, down_block_types: deep }), /down_block_types/],
+    ];
+    for (const [f, msg] of cases) {
+      expect(f).toThrow(ConfigError);
+      expect(f).toThrow(msg);
+    }
+  });
+
   it('infers configs from shapes (SD 1.x rules for what shapes cannot tell)', async () => {
     const j = await tinyJson();
     const unet = parseUNetConfig(j.unet);

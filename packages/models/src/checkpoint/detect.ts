@@ -3,6 +3,7 @@
  * rejected at open with `UnsupportedModelError` naming the file and the key that gave them away, instead of failing
  * later with a puzzling shape error.
  */
+import { briefJson } from '../json_describe.js';
 import { ORIGINAL_PREFIXES } from '../keymap.js';
 import { UnsupportedModelError } from '../weights/errors.js';
 
@@ -47,13 +48,13 @@ export function detectPipelineIndex(json: Record<string, unknown>, file: string)
  */
 export function detectUNetConfig(json: Record<string, unknown>, file: string): void {
   const cross = json.cross_attention_dim;
-  if (cross === 2048 || Array.isArray(cross)) throw new UnsupportedModelError(file, 'cross_attention_dim', SDXL, `context dim ${JSON.stringify(cross)}`);
+  if (cross === 2048 || Array.isArray(cross)) throw new UnsupportedModelError(file, 'cross_attention_dim', SDXL, `context dim ${briefJson(cross)}`);
   if (cross === 1024) throw new UnsupportedModelError(file, 'cross_attention_dim', SD2, 'context dim 1024 (OpenCLIP ViT-H)');
   if (json.addition_embed_type != null) {
-    throw new UnsupportedModelError(file, 'addition_embed_type', SDXL, `addition_embed_type ${JSON.stringify(json.addition_embed_type)}`);
+    throw new UnsupportedModelError(file, 'addition_embed_type', SDXL, `addition_embed_type ${briefJson(json.addition_embed_type)}`);
   }
   const tlpb = json.transformer_layers_per_block;
-  if (tlpb != null && tlpb !== 1) throw new UnsupportedModelError(file, 'transformer_layers_per_block', SDXL, `${JSON.stringify(tlpb)} transformer layers`);
+  if (tlpb != null && tlpb !== 1) throw new UnsupportedModelError(file, 'transformer_layers_per_block', SDXL, `${briefJson(tlpb)} transformer layers`);
   if (json.use_linear_projection === true) throw new UnsupportedModelError(file, 'use_linear_projection', SD2, 'linear proj_in/proj_out');
   // Knobs that change the computation away from SD 1.x; their SD 1.x values are listed.
   const expected: [string, unknown][] = [
@@ -80,7 +81,7 @@ export function detectUNetConfig(json: Record<string, unknown>, file: string): v
   for (const [field, want] of expected) {
     const got = json[field];
     if (got !== undefined && got !== want && !(want === null && got === null)) {
-      throw new UnsupportedModelError(file, field, VARIANT, `${field} is ${JSON.stringify(got)}, SD 1.x has ${JSON.stringify(want)}`);
+      throw new UnsupportedModelError(file, field, VARIANT, `${field} is ${briefJson(got)}, SD 1.x has ${briefJson(want)}`);
     }
   }
 }

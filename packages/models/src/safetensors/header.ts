@@ -12,6 +12,7 @@
 import { isSafetensorsDtype, DTYPE_SIZES, type SafetensorsDtype } from './dtype.js';
 import { SafetensorsFormatError } from './errors.js';
 import { findDuplicateKey, nestsDeeperThan } from './json-keys.js';
+import { briefArray as brief, describeJson as describe } from '../json_describe.js';
 
 /** Headers larger than this are rejected (real SD checkpoints have headers of a few hundred KB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -192,25 +193,6 @@ function checkOverlaps(entries: SafetensorsEntry[], file: string): void {
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** A short description of a JSON value: arrays show their first items only, never a deep or long rendering. */
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (Array.isArray(x)) return `array ${brief(x)}`;
-  if (typeof x === 'object') return 'object';
-  if (typeof x === 'string') return `string ${truncate(JSON.stringify(x))}`;
-  return `${typeof x} ${String(x)}`;
-}
-
-/** An array as JSON, shallowly: nested values show as `[...]`/`{...}`, at most 8 items. */
-function brief(x: unknown[]): string {
-  const item = (v: unknown) => (v !== null && typeof v === 'object' ? (Array.isArray(v) ? '[...]' : '{...}') : String(JSON.stringify(v)));
-  return truncate(`[${x.slice(0, 8).map(item).join(',')}${x.length > 8 ? ',...' : ''}]`);
-}
-
-function truncate(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 /** A name as error messages show it: a 70 000-character key is cut, not printed whole. */

@@ -28,13 +28,17 @@ export class UpDecoderBlock2D {
     this.upsamplers = o.addUpsample ? [new Upsample2D(scope.pp('upsamplers').pp(0), o.outChannels)] : [];
   }
 
-  /** x `[B, prev, H, W]` → `[B, out, 2H, 2W]` (H, W without an upsampler); x stays the caller's. */
-  forward(x: Tensor): Tensor {
+  /**
+   * x `[B, prev, H, W]` → `[B, out, 2H, 2W]` (H, W without an upsampler); x stays the caller's unless `consume`, which
+   * frees it as soon as the first layer has read it (the decoder's peak at 512² is in these blocks: holding a 64 MiB
+   * f16 input through the whole block raised it by a fifth).
+   */
+  forward(x: Tensor, opts: { consume?: boolean } = {}): Tensor {
     let h = x;
     for (const layer of [...this.resnets, ...this.upsamplers]) {
       const prev = h;
       h = layer.forward(h);
-      release(prev, x);
+      if (opts.consume || prev !== x) prev.dispose();
     }
     return h;
   }
@@ -76,7 +80,7 @@ export class Decoder {
       throw new ShapeError('Decoder', `expected z [B, ${this.cfg.latentChannels}, h, w], got ${z.describe()}`);
     }
     const device = z.device;
-    /** Runs one stage in its own scope and frees its input afterwards (never the caller's z). */
+    /** Runs one stage in its own scope and frees its input afterwards, if the stage did not (never the caller's z). */
     const step = (h: Tensor, fn: () => Tensor): Tensor => {
       const out = device.scope(fn);
       release(h, z);
@@ -91,7 +95,8 @@ export class Decoder {
       taps?.('mid_block', h);
       // 3. up blocks (each doubles H and W except the last); the activations peak in the last two
       this.up_blocks.forEach((block, i) => {
-        h = step(h, () => block.forward(h));
+        // the block frees its input after its first layer (taps have already recorded their readback copies)
+        h = step(h, () => block.forward(h, { consume: h !== z }));
         taps?.(`up_blocks.${i}`, h);
       });
       // 4. out: GroupNorm + SiLU (fused unless the norm's own output is tapped), conv_out

@@ -9,7 +9,8 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SdError } from '@sd-webgpu/tensor';
 import { describeBytes, sniffImageFormat } from '../image/node_io.js';
-import { MAX_SIDE, MIN_SIDE, type RgbaImage, sideProblem } from '../options.js';
+import { promptTextProblem } from '../image/parameters.js';
+import { MAX_GUIDANCE_SCALE, MAX_SIDE, MIN_SIDE, type RgbaImage, sideProblem } from '../options.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/index.js';
 
 /** A bad command line. The CLI prints `sd-webgpu: <message>` and exits with `exitCode`. */
@@ -63,7 +64,7 @@ Options:
   --prompt TEXT           what to draw (required)
   --negative-prompt TEXT  what to avoid (default: empty)
   --steps N               denoising steps, 1..1000 (default 25)
-  --guidance X            classifier-free guidance scale >= 0 (default 7.5)
+  --guidance X            classifier-free guidance scale, 0..100 (default 7.5)
   --seed N                0..2^64-1 (default: random, printed)
   --scheduler NAME        ${SCHEDULER_NAMES.join(', ')} (default pndm)
   --width N, --height N   multiples of 8 in 8..2048 (default: the model's size,
@@ -71,10 +72,11 @@ Options:
   --init-image PATH       PNG or JPEG to start from (img2img; resized to --width/--height)
   --strength X            img2img: 0 < X <= 1, how much to change the image (default 0.8)
   --fp16                  run in half precision where the GPU supports it
-  --vae-tiling on|off     decode/encode in 512 px tiles (default: on above 512 px)
+  --vae-tiling on|off     decode/encode in 512 px tiles (default: on when a side exceeds 512 px and one tile)
   --low-memory            free the text encoder after encoding, load no VAE encoder for txt2img
   --num-images N          images to generate, 1..${MAX_NUM_IMAGES} (default 1); N > 1 writes OUT-1.png, OUT-2.png, ...
   --output PATH           PNG to write (default out.png); its folder must exist
+  --verbose               also show the WebGPU runtime's own log lines (Dawn warnings)
   --help                  show this help
 
 Exit codes: 0 success, 1 error while generating, 2 invalid arguments, 130 interrupted.
@@ -86,7 +88,7 @@ interface OptionSpec {
 
 const OPTIONS: Record<string, OptionSpec> = {
   model: {}, prompt: {}, 'negative-prompt': {}, steps: {}, guidance: {}, seed: {}, scheduler: {}, width: {}, height: {},
-  'init-image': {}, strength: {}, fp16: { flag: true }, 'vae-tiling': {}, 'low-memory': { flag: true }, 'num-images': {}, output: {}, help: { flag: true },
+  'init-image': {}, strength: {}, fp16: { flag: true }, 'vae-tiling': {}, 'low-memory': { flag: true }, 'num-images': {}, output: {}, verbose: { flag: true }, help: { flag: true },
 };
 
 const INT_RE = /^\d+$/;
@@ -210,12 +212,18 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   const prompt = get('prompt');
   if (prompt === undefined) throw new UsageError('--prompt is required');
   const negativePrompt = get('negative-prompt') ?? '';
+  for (const [flag, field, text] of [['prompt', 'prompt', prompt], ['negative-prompt', 'negativePrompt', negativePrompt]] as const) {
+    const problem = promptTextProblem(field, text);
+    if (problem) throw new UsageError(`--${flag} ${problem}`);
+  }
   const steps = get('steps') === undefined ? 25 : intIn('steps', get('steps')!, 1, 1000);
   let guidanceScale = 7.5;
   if (get('guidance') !== undefined) {
     const g = get('guidance')!;
     guidanceScale = Number(g);
-    if (!NUM_RE.test(g) || !Number.isFinite(guidanceScale) || guidanceScale < 0) throw new UsageError(`--guidance must be a number >= 0 ${got(g)}`);
+    if (!NUM_RE.test(g) || !(guidanceScale >= 0 && guidanceScale <= MAX_GUIDANCE_SCALE)) {
+      throw new UsageError(`--guidance must be a number in 0..${MAX_GUIDANCE_SCALE} ${got(g)}`);
+    }
   }
   let seed: bigint | undefined;
   if (get('seed') !== undefined) {

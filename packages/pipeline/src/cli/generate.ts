@@ -9,7 +9,7 @@ import { decodeImage, encodePng } from '../image/node_io.js';
 import type { GenerateOptions, GeneratedImage, Img2ImgOptions, RgbaImage } from '../options.js';
 import { type GenerateArgs, UsageError, img2imgSize, parseArgs } from './args.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
-import { outputPaths, writeFilesAtomic } from './write.js';
+import { OutputWriteError, checkWritable, outputPaths, writeFilesAtomic } from './write.js';
 
 /** What the command needs of a loaded model (StableDiffusion; tests pass a fake). */
 export interface CliModel {
@@ -73,6 +73,13 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
       err(`note: resizing --init-image from ${image.width}x${image.height} to ${size.width}x${size.height}`);
     }
   }
+  const paths = outputPaths(args.output, args.numImages);
+  try {
+    checkWritable(paths);
+  } catch (e) {
+    if (e instanceof OutputWriteError) throw new UsageError(`--output: ${e.message}`);
+    throw e;
+  }
   const seed = args.seed ?? randomSeed();
   if (args.seed === undefined) err(`seed: ${seed} (random)`);
   if (args.modelIsDemo) {
@@ -121,7 +128,6 @@ export async function runGenerate(args: GenerateArgs, io: CliIo, load: ModelLoad
     }
 
     // 4. write, all or nothing
-    const paths = outputPaths(args.output, images.length);
     writeFilesAtomic(images.map((img, i) => ({ path: paths[i]!, data: encodePng(img, { parameters: formatParameters(img.params) }) })));
     images.forEach((img, i) => io.stdout.write(`wrote ${paths[i]} (seed ${img.seed})\n`));
     return paths;

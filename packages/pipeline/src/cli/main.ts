@@ -3,6 +3,9 @@
  * Ctrl-C once stops the generation after the current step (nothing is written); twice exits at once.
  */
 import { EXIT, runCli } from './generate.js';
+import { FILTERED_ENV, runFiltered } from './quiet.js';
+
+const argv = process.argv.slice(2);
 
 const controller = new AbortController();
 let interrupts = 0;
@@ -15,14 +18,19 @@ const onSigint = () => {
     process.exit(EXIT.interrupted);
   }
 };
-process.on('SIGINT', onSigint);
-
-try {
-  process.exitCode = await runCli(process.argv.slice(2), process.env, {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    signal: controller.signal,
-  });
-} finally {
-  process.off('SIGINT', onSigint);
+if (argv[0] === 'generate' && !argv.includes('--verbose') && !process.env[FILTERED_ENV]) {
+  process.exitCode = await runFiltered(argv); // Dawn's log lines are dropped from the child's stderr
+} else {
+  process.on('SIGINT', onSigint);
+  // In the filtered child, stderr is a pipe: the progress bar draws as on the parent's terminal when there was one.
+  const tty = process.env[FILTERED_ENV] === 'tty' || process.stderr.isTTY === true;
+  try {
+    process.exitCode = await runCli(argv, process.env, {
+      stdout: process.stdout,
+      stderr: { write: (t: string) => process.stderr.write(t), isTTY: tty },
+      signal: controller.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }

@@ -78,6 +78,22 @@ function tryUnlink(fs: WriteFs, path: string): void {
 
 const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
+/**
+ * Checks that every path can be written the way writeFilesAtomic will: creates and removes its temporary sibling.
+ * Run before the model loads, so `--output /proc/x.png` or a read-only folder fails in a second, not after the run.
+ */
+export function checkWritable(paths: readonly string[], fs: WriteFs = NODE_FS): void {
+  for (const path of paths) {
+    const tmp = tempPathFor(path);
+    try {
+      fs.closeSync(fs.openSync(tmp, 'wx', 0o644));
+    } catch (e) {
+      throw new OutputWriteError(path, reason(e));
+    }
+    tryUnlink(fs, tmp);
+  }
+}
+
 /** Writes all `files` atomically (see the file comment). Throws OutputWriteError naming the file that failed. */
 export function writeFilesAtomic(files: readonly OutputFile[], fs: WriteFs = NODE_FS): void {
   const temps: string[] = [];

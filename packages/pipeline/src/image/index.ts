@@ -7,3 +7,4 @@ export {
 } from './parameters.js';
 export { type ResizeFilter, resizeRgba } from './resize.js';
 export { tensorToRgba, rgbaToTensorData, sampleToByte, roundHalfEven } from './tensor.js';
+export { withParametersChunk } from './png_chunks.js';

@@ -8,7 +8,7 @@ import type { RgbaImage } from '../options.js';
 import { ImageFormatError } from './errors.js';
 import { DEFAULT_MAX_MEGAPIXELS, checkPixelLimit } from './limits.js';
 import { checkRgbaImage } from './rgba.js';
-import { type PngChunk, decodeTextChunk, insertAfterIhdr, readChunks, textChunk } from './png_chunks.js';
+import { type PngChunk, decodeTextChunk, readChunks, withParametersChunk } from './png_chunks.js';
 
 export interface EncodePngOptions {
   /**
@@ -47,7 +47,7 @@ export function encodePng(image: RgbaImage, opts: EncodePngOptions = {}): Uint8A
   const bytes = new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
   if (opts.parameters === undefined) return bytes;
   if (typeof opts.parameters !== 'string') throw new ParameterError('encodePng', 'parameters', 'must be a string');
-  return insertAfterIhdr(bytes, [textChunk('parameters', opts.parameters)], 'encodePng output');
+  return withParametersChunk(bytes, opts.parameters, 'encodePng output');
 }
 
 /**
@@ -137,7 +137,7 @@ function checkPixelData(chunks: readonly PngChunk[], source: string, maxMegapixe
 export function readPngText(bytes: Uint8Array, source = 'PNG data'): Record<string, string> {
   const texts = new Map<string, string>();
   for (const chunk of readChunks(bytes, source)) {
-    const t = decodeTextChunk(chunk, source);
+    const t = decodeTextChunk(chunk, source, (z) => new Uint8Array(inflateSync(z)));
     if (t) texts.set(t.keyword, t.text);
   }
   return Object.fromEntries(texts); // own data properties even for a keyword like '__proto__'

@@ -6,8 +6,10 @@
  *   tEXt: keyword(Latin-1, 1-79) NUL text(Latin-1)
  *   zTXt: keyword NUL method(0) zlib(text Latin-1)
  *   iTXt: keyword NUL flag(0|1) method(0) language NUL translated-keyword(UTF-8) NUL text(UTF-8, zlib when flag=1)
+ *
+ * Browser-safe (no Node modules): reading compressed text takes the inflate function from the caller (./png.ts
+ * passes node:zlib's), so the page can write the `parameters` chunk with the same code as the CLI.
  */
-import { inflateSync } from 'node:zlib';
 import { ImageFormatError } from './errors.js';
 
 export const PNG_SIGNATURE: readonly number[] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -107,6 +109,14 @@ export function insertAfterIhdr(png: Uint8Array, extra: readonly Uint8Array[], s
   return out;
 }
 
+/**
+ * A copy of `png` carrying the generation `parameters` text (see formatParameters) right after IHDR, as the CLI
+ * writes it: a tEXt chunk when the text is Latin-1, otherwise an iTXt chunk with UTF-8 text.
+ */
+export function withParametersChunk(png: Uint8Array, parameters: string, source = 'PNG data'): Uint8Array {
+  return insertAfterIhdr(png, [textChunk('parameters', parameters)], source);
+}
+
 /** True when every code unit of `s` fits Latin-1 (what a tEXt chunk can hold). */
 export function isLatin1(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
@@ -147,7 +157,7 @@ export function textChunk(keyword: string, text: string): Uint8Array {
 }
 
 /** The (keyword, text) of a tEXt, zTXt or iTXt chunk; null for other chunk types. */
-export function decodeTextChunk(chunk: PngChunk, source = 'PNG data'): { keyword: string; text: string } | null {
+export function decodeTextChunk(chunk: PngChunk, source: string, inflateZlib: (z: Uint8Array) => Uint8Array): { keyword: string; text: string } | null {
   if (chunk.type !== 'tEXt' && chunk.type !== 'zTXt' && chunk.type !== 'iTXt') return null;
   const d = chunk.data;
   const bad = (why: string) => new ImageFormatError(source, `${chunk.type} chunk at byte ${chunk.offset}: ${why}`);
@@ -156,7 +166,7 @@ export function decodeTextChunk(chunk: PngChunk, source = 'PNG data'): { keyword
   const keyword = latin1Decode(d.subarray(0, nul));
   const inflate = (z: Uint8Array) => {
     try {
-      return new Uint8Array(inflateSync(z));
+      return inflateZlib(z);
     } catch (e) {
       throw bad(`compressed text does not inflate (${(e as Error).message})`);
     }

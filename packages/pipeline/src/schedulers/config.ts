@@ -1,4 +1,6 @@
+import { briefJson } from '@sd-webgpu/models';
 import { SdError } from '@sd-webgpu/tensor';
+import { alphasCumprodF32, betasF32 } from './tables.js';
 import type { SchedulerName } from './types.js';
 
 /** A scheduler config value this implementation does not support (or that has the wrong type). */
@@ -119,7 +121,15 @@ const oneOf =
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-const isPosNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+const isBeta = (v: unknown): v is number => typeof v === 'number' && v > 0 && v < 1;
+
+/** 10x SD's 1000: a table of `1e9` would allocate gigabytes before the first step. */
+export const MAX_TRAIN_TIMESTEPS = 10_000;
+/**
+ * Smallest ᾱ at the last training step: σ_max = sqrt((1-ᾱ)/ᾱ) stays ≤ 1e6 (SD 1.x: ᾱ ≈ 0.0047, σ_max ≈ 14.6; the
+ * capped cosine schedule: ᾱ ≈ 2.4e-9). Betas near 1 underflow ᾱ to 0, an infinite noise level.
+ */
+const MIN_FINAL_ALPHA_CUMPROD = 1e-12;
 
 /**
  * Fill class defaults for `name` and check every field. Unknown keys (and `_class_name`-style keys) are ignored,
@@ -138,18 +148,18 @@ export function resolveSchedulerConfig(name: SchedulerName, input: SchedulerConf
   ): void => {
     if (!(field in input) || input[field] === undefined) return;
     const v = input[field];
-    if (!ok(v)) fail(field, `must be ${expected}, got ${JSON.stringify(v)}`);
+    if (!ok(v)) fail(field, `must be ${expected}, got ${briefJson(v)}`);
     (cfg as unknown as Record<string, unknown>)[field] = v;
   };
 
-  take('num_train_timesteps', isPosInt, 'a positive integer');
-  take('beta_start', isPosNumber, 'a positive number');
-  take('beta_end', isPosNumber, 'a positive number');
+  take('num_train_timesteps', (v) => isPosInt(v) && v <= MAX_TRAIN_TIMESTEPS, `an integer in 1..${MAX_TRAIN_TIMESTEPS}`);
+  take('beta_start', isBeta, 'a number in (0, 1)');
+  take('beta_end', isBeta, 'a number in (0, 1)');
   take('beta_schedule', oneOf('linear', 'scaled_linear', 'squaredcos_cap_v2'), "'linear', 'scaled_linear' or 'squaredcos_cap_v2'");
-  take('trained_betas', (v) => v === null || (Array.isArray(v) && v.every((b) => typeof b === 'number' && b >= 0 && b < 1)), 'null or an array of betas in [0, 1)');
+  take('trained_betas', (v) => v === null || (Array.isArray(v) && v.length <= MAX_TRAIN_TIMESTEPS && v.every((b) => typeof b === 'number' && b >= 0 && b < 1)), 'null or an array of betas in [0, 1)');
   take('prediction_type', oneOf('epsilon'), "'epsilon' (v_prediction and sample are not implemented)");
   take('set_alpha_to_one', isBool, 'a boolean');
-  take('steps_offset', isNonNegInt, 'a non-negative integer');
+  take('steps_offset', (v) => isNonNegInt(v) && v < MAX_TRAIN_TIMESTEPS, `an integer in 0..${MAX_TRAIN_TIMESTEPS - 1}`);
   take('skip_prk_steps', isBool, 'a boolean');
   take('clip_sample', isBool, 'a boolean');
   take('timestep_spacing', oneOf('leading', 'linspace', 'trailing'), "'leading', 'linspace' or 'trailing'");
@@ -161,11 +171,18 @@ export function resolveSchedulerConfig(name: SchedulerName, input: SchedulerConf
 
   for (const [field, ok] of Object.entries(ONLY_DEFAULT)) {
     if (field in input && input[field] !== undefined && !ok(input[field])) {
-      fail(field, `value ${JSON.stringify(input[field])} is not supported (only the diffusers default is)`);
+      fail(field, `value ${briefJson(input[field])} is not supported (only the diffusers default is)`);
     }
   }
   if (cfg.trained_betas && cfg.trained_betas.length !== cfg.num_train_timesteps) {
     fail('trained_betas', `has ${cfg.trained_betas.length} entries, expected num_train_timesteps = ${cfg.num_train_timesteps}`);
+  }
+  if (cfg.steps_offset >= cfg.num_train_timesteps) {
+    fail('steps_offset', `(${cfg.steps_offset}) must be below num_train_timesteps (${cfg.num_train_timesteps})`);
+  }
+  const alphaT = alphasCumprodF32(betasF32(cfg)).at(-1)!;
+  if (!(alphaT >= MIN_FINAL_ALPHA_CUMPROD)) {
+    fail(cfg.trained_betas ? 'trained_betas' : 'beta_end', `gives a final ᾱ of ${alphaT}, below ${MIN_FINAL_ALPHA_CUMPROD}: the noise level would not stay finite`);
   }
   if (family === 'ddim' && cfg.clip_sample) {
     fail('clip_sample', 'true is not supported (DDIM x0 clipping is not implemented; SD 1.x uses false)');
@@ -178,4 +195,13 @@ export function resolveSchedulerConfig(name: SchedulerName, input: SchedulerConf
     fail('use_karras_sigmas', 'is not available for euler_a (diffusers 0.27.2 has no such option there)');
   }
   return cfg;
+}
+
+/**
+ * Checks every field's type and range, independently of the scheduler that will use the config (called when a model
+ * loads, so a bad `scheduler_config.json` fails then and not at the first generation). Family-specific settings
+ * (DDIM `clip_sample`, PNDM `skip_prk_steps`) are checked when a scheduler is created.
+ */
+export function checkSchedulerConfig(input: SchedulerConfigInput): void {
+  resolveSchedulerConfig('lms', input); // LMS has no family-specific restrictions
 }

@@ -6,6 +6,7 @@ export {
   type BetaSchedule,
   type TimestepSpacing,
   SchedulerConfigError,
+  checkSchedulerConfig,
   resolveSchedulerConfig,
   sd15SchedulerConfig,
 } from './config.js';
