@@ -7,7 +7,8 @@
 // the tile candidates of ./packages/kernels/src/matmul/tiles.ts side by side (the data behind that table).
 import { availableParallelism } from 'node:os';
 import { type DType, Device, type Kernel, type Tensor } from '@sd-webgpu/tensor';
-import { type MatmulTile, linear, matmul, matmulFlops, matmulMode } from '../packages/kernels/src/matmul';
+import { type MatmulTile, linear, matmul, matmulFlops } from '../packages/kernels/src/matmul';
+import { kernelRow } from '../packages/kernels/src/table';
 import { type BenchCase, type BenchResult, benchCases, writeResults } from './harness';
 
 const CORES = availableParallelism();
@@ -89,7 +90,7 @@ export async function main(args: Record<string, string | true>): Promise<void> {
   const quick = args.quick === true;
   const device = await Device.create();
   const dtypes: DType[] = args['f16-only'] ? ['f16'] : args['f32-only'] || !device.features.f16 ? ['f32'] : ['f32', 'f16'];
-  console.log(`matmul on ${device.adapterInfo.description || device.adapterInfo.device}: mode ${matmulMode(device)}, ${CORES} cores`);
+  console.log(`matmul on ${device.adapterInfo.description || device.adapterInfo.device}: kernel row ${kernelRow(device).adapter}, ${CORES} cores`);
   const live: Tensor[] = [];
   const rand = (shape: number[], dtype: DType) => {
     const x = device.tensor(Float32Array.from({ length: numel(shape) }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5), shape, dtype);
@@ -140,21 +141,22 @@ export async function main(args: Record<string, string | true>): Promise<void> {
 
 /** Every tile candidate of each layout at one representative shape (f32), interleaved. */
 async function tileSweep(device: Device, rand: (s: number[], d: DType) => Tensor, run: (c: BenchCase[]) => Promise<void>): Promise<void> {
-  const mode = matmulMode(device);
-  const grids: Record<string, [number, number][]> = mode === 'subgroup'
+  const subgroup = kernelRow(device).matmul === 'subgroup';
+  // Subgroup kernel: (rows, cols) tiles; GEMM core: (invocations per side, outputs per invocation per side).
+  const grids: Record<string, [number, number][]> = subgroup
     ? {
       tb: [[64, 4], [48, 4], [32, 4], [24, 4], [16, 4], [8, 4], [32, 2]],
       n4: [[64, 1], [32, 2], [32, 1], [24, 1], [16, 2], [16, 1], [8, 1]],
       n1: [[64, 4], [32, 4], [16, 4], [8, 4]],
     }
-    : { tb: [[4, 4], [2, 4], [4, 2]], n4: [[4, 1], [2, 1], [4, 2]], n1: [[4, 4], [2, 4]] };
+    : { tb: [[16, 4], [8, 4], [8, 2]], n4: [[16, 4], [8, 4], [8, 2]], n1: [[16, 4], [8, 4]] };
   const [M, K, N] = [1024, 320, 320];
   const a = rand([M, K], 'f32');
   for (const [layout, tiles] of Object.entries(grids)) {
     const b = layout === 'tb' ? rand([N, K], 'f32') : rand([K, layout === 'n4' ? N : N - 1], 'f32');
     const n = layout === 'n1' ? N - 1 : N;
     const cases = tiles.map(([rows, cols]): BenchCase => {
-      const tile: MatmulTile = { mode, rows, cols };
+      const tile: MatmulTile = subgroup ? { rows, cols } : { gemm: { wgX: rows, wgY: rows, rm: cols, rn: cols, tk: 16 } };
       return {
         name: `${layout} ${M}x${K}x${n} tile ${rows}x${cols}`, flops: matmulFlops(M, n, K),
         run: () => void matmul(a, b, { transB: layout === 'tb', tile }),

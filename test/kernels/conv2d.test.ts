@@ -6,10 +6,15 @@ import {
   type Conv2dOptions, type Conv2dTile, conv2d, conv2dKernel, conv2dOutputShape, conv2dPackWeight, conv2dPointwiseKernel,
   chooseConv2dTile, conv2dSubgroupKernel, conv2dSubgroupSource, planConv2d,
 } from '../../packages/kernels/src/conv2d';
-import { matmulMode } from '../../packages/kernels/src/matmul';
+import { adapterClass, deviceFacts, kernelRow } from '../../packages/kernels/src/table';
 import { conv2dRef } from '../../packages/kernels/src/reference/conv2d';
 import { createDevice, testDevice } from '../helpers/device';
 import { expectClose, loadCase } from '../helpers/fixtures';
+import { distinctRows, withRow } from '../helpers/rows';
+
+/** Whether the device has lavapipe's 8-lane subgroups (the subgroup kernels run only there). */
+const sg8 = (dev: Device) => kernelRow(dev).conv2d === 'subgroup' ||
+  (dev.features.subgroups && dev.adapterInfo.subgroupMinSize === 8 && dev.adapterInfo.subgroupMaxSize === 8);
 
 /** Deterministic uniform values in [-1, 1) (LCG). */
 function rand(n: number, seed: number): Float32Array {
@@ -91,24 +96,47 @@ describe('conv2d vs CPU reference', () => {
     ['1x3 and 5x5 kernels', { x: [1, 3, 9, 10], w: [5, 3, 1, 3], opts: { padding: [0, 0, 1, 1] } }],
     ['5x5 s2 p2', { x: [2, 4, 11, 12], w: [6, 4, 5, 5], opts: { stride: 2, padding: 2 } }],
     ['3x3 grid folded past 65535 workgroups', { x: [1, 1, 300, 3600], w: [2, 1, 3, 3], opts: { padding: 1 } }],
-    // The uniform-load kernel's table tiles (the default off lavapipe-like devices).
-    ['3x3 uniform-load 1x16x1', { x: [2, 33, 17, 19], w: [70, 33, 3, 3], opts: { padding: 1 }, tile: { tileX: 16, tileY: 1, vec: 1 } }],
-    ['3x3 s2 swiftshader 1x4x1', { x: [1, 8, 17, 18], w: [12, 8, 3, 3], opts: { stride: 2, padding: 1 }, tile: { tileX: 4, tileY: 1, vec: 1 } }],
-    ['3x3 uniform-load 2x8x1 narrow', { x: [2, 40, 8, 8], w: [72, 40, 3, 3], opts: { padding: 1 }, tile: { tileX: 8, tileY: 2, vec: 1 } }],
-    ['3x3 s2 uniform-load 1x8x2 vae pad', { x: [1, 8, 33, 34], w: [12, 8, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] }, tile: { tileX: 8, tileY: 1, vec: 2 } }],
-    ['1x1 uniform-load pointwise 16x2', { x: [2, 37, 6, 6], w: [21, 37, 1, 1], opts: {}, pointwiseTile: { rows: 16, vec: 2 } }],
-    ['3x3 tile 2 rows x 5 cols x 3 vec4', { x: [2, 9, 7, 11], w: [13, 9, 3, 3], opts: { padding: 1 }, tile: { tileX: 5, tileY: 2, vec: 3 } }],
+    ['1x1 pointwise 1x64x8x8 -> 40 (full GEMM tiles)', { x: [1, 64, 8, 8], w: [40, 64, 1, 1], opts: {} }],
+    ['3x3 s2 forced channel-lane 1x4x1', { x: [1, 8, 17, 18], w: [12, 8, 3, 3], opts: { stride: 2, padding: 1 }, tile: { tileX: 4, tileY: 1, vec: 1 } }],
   ];
-  for (const dtype of ['f32', 'f16'] as const) {
-    for (const [name, c] of cases) {
-      it(`${name} ${dtype}`, async () => {
-        const dev = await testDevice();
-        if (dtype === 'f16' && !dev.features.f16) return;
-        const { got, want, shape } = await runCase(dev, c, dtype, name.length * 7 + 3);
-        expectClose(got, want, { ...tol(dtype, want), shape }, `conv2d ${name} ${dtype}`);
-      });
+  // Every row's kernels (forced), so the GPU rows' implicit GEMM is checked here too.
+  for (const [rowName, row] of distinctRows('conv2d')) {
+    for (const dtype of ['f32', 'f16'] as const) {
+      for (const [name, c] of cases) {
+        // The folded grid runs ~10 s per GEMM tile on lavapipe: the tile-independent flat indexing is checked once.
+        const folded = name.includes('folded');
+        it.skipIf(folded && row.conv2d !== 'subgroup' && row.adapter !== 'apple')(`[${rowName}] ${name} ${dtype}`, async (ctx) => {
+          const dev = await testDevice();
+          ctx.skip(dtype === 'f16' && !dev.features.f16, 'no shader-f16');
+          ctx.skip(folded && adapterClass(deviceFacts(dev)) === 'swiftshader', 'over 100 s of execution on SwiftShader; lavapipe covers the folding');
+          await withRow(ctx, dev, row, async () => {
+            const { got, want, shape } = await runCase(dev, c, dtype, name.length * 7 + 3);
+            expectClose(got, want, { ...tol(dtype, want), shape }, `conv2d [${rowName}] ${name} ${dtype}`);
+          });
+        });
+      }
     }
   }
+
+  it('runs the uniform-load kernel (SwiftShader\'s row, lavapipe\'s flat 1x1 path) with a forced tile', async (ctx) => {
+    const dev = await testDevice();
+    const c: Case = { x: [2, 9, 7, 11], w: [13, 9, 3, 3], opts: { padding: 1 }, tile: { tileX: 5, tileY: 2, vec: 3 } };
+    ctx.skip(!sg8(dev), 'the uniform-load kernels compile for minutes on SwiftShader; only lavapipe runs them');
+    const { got, want, shape } = await runCase(dev, c, 'f32', 41);
+    expectClose(got, want, { ...tol('f32', want), shape }, 'conv2d uniform-load 2x5x3');
+  });
+
+  it('forces a GEMM tile through the options', async () => {
+    const dev = await testDevice();
+    const c: Case = { x: [2, 6, 9, 10], w: [11, 6, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] } };
+    const x = rand(numel(c.x), 3);
+    const tx = dev.tensor(x, c.x);
+    const tw = dev.tensor(rand(numel(c.w), 4), c.w);
+    const y = conv2d(tx, tw, null, { ...c.opts, gemm: { wgX: 4, wgY: 2, rm: 3, rn: 1, tk: 4 } });
+    const want = conv2dRef(x, c.x, await tw.float32(), c.w, null, c.opts);
+    expectClose(await y.float32(), want.data, { ...tol('f32', want.data), shape: want.shape }, 'conv2d gemm 4x2 r3x1');
+    for (const t of [tx, tw, y]) t.dispose();
+  });
 });
 
 describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
@@ -132,8 +160,8 @@ describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
     ['vec4 x 3x3 s2 vae pad 1x8x33x36 -> 12 1x16x1', { x: [1, 8, 33, 36], w: [12, 8, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] }, tile: { ...sg(1, 16, 1), x4: true } }],
     ['vec4 x 3x3 s2 p1 2x5x12x16 -> 9 2x8x2', { x: [2, 5, 12, 16], w: [9, 5, 3, 3], opts: { stride: 2, padding: 1 }, tile: { ...sg(2, 8, 2), x4: true } }],
     ['vec4 x falls back on odd widths', { x: [2, 5, 9, 11], w: [7, 5, 3, 3], opts: { padding: 1 }, tile: { ...sg(1, 16, 1), x4: true } }],
-    ['pointwise subgroup 2x37x6x6 -> 21 16x2', { x: [2, 37, 6, 6], w: [21, 37, 1, 1], opts: {}, pointwiseTile: { rows: 16, vec: 2, subgroup: true } }],
-    ['pointwise subgroup 1x40x4x25 -> 70 24x3 prepacked no bias', { x: [1, 40, 4, 25], w: [70, 40, 1, 1], opts: {}, bias: false, pointwiseTile: { rows: 24, vec: 3, subgroup: true }, prepack: true }],
+    ['pointwise subgroup 2x37x6x6 -> 21 16x2', { x: [2, 37, 6, 6], w: [21, 37, 1, 1], opts: {}, pointwiseTile: { rows: 16, vec: 2 } }],
+    ['pointwise subgroup 1x40x4x25 -> 70 24x3 prepacked no bias', { x: [1, 40, 4, 25], w: [70, 40, 1, 1], opts: {}, bias: false, pointwiseTile: { rows: 24, vec: 3 }, prepack: true }],
     ['shared rows 3x3 s1 p1 2x33x17x19 -> 70 4x8x1', { x: [2, 33, 17, 19], w: [70, 33, 3, 3], opts: { padding: 1 }, tile: { ...sg(4, 8, 1), shareRows: true } }],
     ['shared rows 3x3 s2 vae pad 1x8x33x34 -> 37 2x8x2', { x: [1, 8, 33, 34], w: [37, 8, 3, 3], opts: { stride: 2, padding: [0, 1, 0, 1] }, tile: { ...sg(2, 8, 2), shareRows: true } }],
     ['shared rows 1x3 kernel pad [0,0,1,1] 3x5x1', { x: [1, 3, 9, 10], w: [5, 3, 1, 3], opts: { padding: [0, 0, 1, 1] }, tile: { ...sg(3, 5, 1), shareRows: true } }],
@@ -142,8 +170,9 @@ describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
     for (const [name, c] of cases) {
       it(`${name} ${dtype}`, async () => {
         const dev = await testDevice();
-        if (matmulMode(dev) !== 'subgroup') {
-          expect(() => conv2d(dev.empty([1, 1, 3, 3]), dev.empty([1, 1, 3, 3]), null, { tile: c.tile })).toThrow(UnsupportedError);
+        if (!sg8(dev)) {
+          expect(() => conv2d(dev.empty([1, 1, 3, 3]), dev.empty([1, 1, 3, 3]), null, { tile: c.tile, pointwiseTile: c.pointwiseTile }))
+            .toThrow(UnsupportedError);
           return;
         }
         if (dtype === 'f16' && !dev.features.f16) return;
@@ -157,15 +186,15 @@ describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
     const dev = await testDevice();
     const x = dev.tensor(rand(16, 1), [1, 4, 2, 2]);
     const w = dev.tensor(rand(8, 2), [2, 4, 1, 1]);
-    expect(() => conv2d(x, w, null, { pointwiseTile: { rows: 12, vec: 1, subgroup: true } })).toThrow(UnsupportedError);
+    expect(() => conv2d(x, w, null, { pointwiseTile: { rows: 12, vec: 1 } })).toThrow(UnsupportedError);
     for (const t of [x, w]) t.dispose();
   });
 
   it('splits a pointwise conv over the binding limit with accumulation (subgroup pointwise kernel)', async () => {
     const dev = await createDevice({ maxStorageBufferBindingSize: 1024 });
     try {
-      if (matmulMode(dev) !== 'subgroup') return;
-      const c: Case = { x: [2, 22, 4, 9], w: [13, 22, 1, 1], opts: {}, pointwiseTile: { rows: 8, vec: 1, subgroup: true } };
+      if (!sg8(dev)) return;
+      const c: Case = { x: [2, 22, 4, 9], w: [13, 22, 1, 1], opts: {}, pointwiseTile: { rows: 8, vec: 1 } };
       const geom = { n: 2, cin: 22, h: 1, w: 36, cout: 13, hout: 1, wout: 36, kh: 1, kw: 1 };
       expect(planConv2d(geom, 4, dev.limits, 'native').length).toBeGreaterThan(1);
       const { got, want, shape } = await runCase(dev, c, 'f32', 23);
@@ -178,7 +207,7 @@ describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
   it('splits over the binding limit with accumulation (subgroup kernel)', async () => {
     const dev = await createDevice({ maxStorageBufferBindingSize: 2048 });
     try {
-      if (matmulMode(dev) !== 'subgroup') return;
+      if (!sg8(dev)) return;
       const c: Case = { x: [2, 16, 9, 9], w: [12, 16, 3, 3], opts: { padding: 1 }, tile: sg(2, 16, 1) };
       const geom = { n: 2, cin: 16, h: 9, w: 9, cout: 12, hout: 9, wout: 9, kh: 3, kw: 3 };
       expect(planConv2d(geom, 4, dev.limits, 'packed').length).toBeGreaterThan(1);
@@ -189,7 +218,7 @@ describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
     }
   });
 
-  it('dispatches the subgroup kernels by default (vec4 x loads at stride 2) and the uniform-load one off-table', async () => {
+  it('dispatches the kernels of the device\'s row by default', async () => {
     const dev = await testDevice();
     const names: string[] = [];
     const run = dev.run.bind(dev);
@@ -201,25 +230,23 @@ describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
       conv2d(x, w1, null).dispose();
       w1.dispose();
       for (const opts of [{ padding: 1 }, { stride: 2 as const, padding: 1 }]) conv2d(x, w, null, opts).dispose();
-      conv2d(x, w, null, { padding: 1, tile: { tileX: 16, tileY: 1, vec: 1 } }).dispose();
       for (const t of [x, w]) t.dispose();
     } finally {
       spy.mockRestore();
     }
     const convs = names.filter((n) => !n.startsWith('conv2d_pack'));
-    if (matmulMode(dev) === 'subgroup') {
-      expect(convs).toEqual([
-        'conv2d_pointwise_f32_sg_r16_v2', 'conv2d_sg_f32_k3x3_s1_t4x8_v1', 'conv2d_sg_f32_k3x3_s2_t4x8_v1_x4p1',
-        'conv2d_f32_k3x3_s1_t1x16_v1',
-      ]);
-      expect(chooseConv2dTile(false, 1, 64, 'subgroup')).toMatchObject({ tileX: 32, subgroup: true });
+    const rowConv = kernelRow(dev).conv2d;
+    if (rowConv !== 'subgroup' && 'direct' in rowConv) {
+      expect(convs).toEqual(['conv2d_f32_k1x1_s1_t1x4_v1', 'conv2d_f32_k3x3_s1_t1x4_v1', 'conv2d_f32_k3x3_s2_t1x4_v1']);
+    } else if (rowConv === 'subgroup') {
+      expect(convs).toEqual(['conv2d_pointwise_f32_sg_r16_v2', 'conv2d_sg_f32_k3x3_s1_t4x8_v1', 'conv2d_sg_f32_k3x3_s2_t4x8_v1_x4p1']);
+      expect(chooseConv2dTile(false, 1, 64)).toMatchObject({ tileX: 32, subgroup: true });
     } else {
-      expect(convs.every((n) => !n.startsWith('conv2d_sg'))).toBe(true);
-    }
-    expect(chooseConv2dTile(false, 1, 64, 'direct').subgroup).toBeFalsy();
-    // SwiftShader: one small tile for every shape (the wider ones take minutes to compile there)
-    for (const [flat, stride, wout] of [[false, 1, 8], [false, 2, 32], [true, 1, 13]] as const) {
-      expect(chooseConv2dTile(flat, stride, wout, 'swiftshader')).toEqual({ tileX: 4, tileY: 1, vec: 1 });
+      expect(convs.map((n) => n.replace(/_w\d.*$/, ''))).toEqual([
+        'gemm_conv2d_f32_k1x1_s1_pw', 'gemm_conv2d_f32_k3x3_s1', 'gemm_conv2d_f32_k3x3_s2',
+      ]);
+      // The GEMM core reads plain weights in the PyTorch layout: no packing dispatch.
+      expect(names.some((n) => n.startsWith('conv2d_pack'))).toBe(false);
     }
   });
 
@@ -232,8 +259,7 @@ describe('conv2d subgroup-shared kernel (lavapipe-like devices)', () => {
     expect(conv2dSubgroupKernel({ ...base, shareRows: true }).name).not.toBe(conv2dSubgroupKernel(base).name);
     expect(conv2dSubgroupKernel({ ...base, x4: { padL: 1 } }).name).not.toBe(conv2dSubgroupKernel({ ...base, x4: { padL: 0 } }).name);
     const pw = { dtype: 'f32', rows: 16, vec: 2, bias: false, accumulate: false } as const;
-    expect(conv2dPointwiseKernel({ ...pw, subgroup: true }).name).not.toBe(conv2dPointwiseKernel(pw).name);
-    expect(() => conv2dPointwiseKernel({ ...pw, rows: 12, subgroup: true })).toThrow(/multiple of 8/);
+    expect(() => conv2dPointwiseKernel({ ...pw, rows: 12 })).toThrow(/multiple of 8/);
   });
 });
 
@@ -245,34 +271,38 @@ describe('conv2d fixtures', () => {
     'conv3x3_s2_vaepad_1x32x16x16_to32', 'conv3x3_s2_vaepad_2x16x9x7_to8',
     'conv3x3_s2p1_1x32x16x16_to32', 'conv3x3_s2p1_2x16x9x7_to8',
   ];
-  for (const dtype of ['f32', 'f16'] as const) {
+  for (const [rowName, row] of distinctRows('conv2d')) for (const dtype of ['f32', 'f16'] as const) {
     for (const name of names) {
-      it(`${name} ${dtype}`, async () => {
+      it(`[${rowName}] ${name} ${dtype}`, async (ctx) => {
         const dev = await testDevice();
-        if (dtype === 'f16' && !dev.features.f16) return;
-        const fx = await loadCase(`ops/${name}`);
-        const a = fx.attrs as { kernel: number; stride: 1 | 2; padding: number; pre_pad_lrtb?: number[] };
-        // F.pad order is (left, right, top, bottom); conv2d takes [top, bottom, left, right].
-        const [l, r, t, b] = a.pre_pad_lrtb ?? [0, 0, 0, 0];
-        const p = a.padding;
-        const opts: Conv2dOptions = { stride: a.stride, padding: [t! + p, b! + p, l! + p, r! + p] };
-        const x = dev.tensor(fx.inputs.x!.data as Float32Array, fx.inputs.x!.shape, dtype);
-        const w = dev.tensor(fx.weights.weight!.data as Float32Array, fx.weights.weight!.shape, dtype);
-        const bias = dev.tensor(fx.weights.bias!.data as Float32Array, fx.weights.bias!.shape, dtype);
-        const y = conv2d(x, w, bias, opts);
-        const want = fx.outputs.y!;
-        expect(y.shape).toEqual(want.shape);
-        const got = await y.float32();
-        const scale = Math.max(1, maxAbs(want.data as Float32Array));
-        // README section 2: f32 1e-5 abs + 1e-5 rel (K ≤ 1000); f16 storage 2e-2 of max|y| (inputs rounded to f16,
-        // K ≤ 864 products: the input rounding, not the f32 accumulation, dominates).
-        const t2 = dtype === 'f32' ? { atol: 1e-5, rtol: 1e-5 } : { atol: 2e-2 * scale };
-        expectClose(got, want.data as Float32Array, { ...t2, shape: want.shape }, `${name} ${dtype}`);
-        for (const tt of [x, w, bias, y]) tt.dispose();
+        ctx.skip(dtype === 'f16' && !dev.features.f16, 'no shader-f16');
+        await withRow(ctx, dev, row, () => fixtureCase(dev, name, dtype));
       });
     }
   }
 });
+
+async function fixtureCase(dev: Device, name: string, dtype: 'f32' | 'f16'): Promise<void> {
+  const fx = await loadCase(`ops/${name}`);
+  const a = fx.attrs as { kernel: number; stride: 1 | 2; padding: number; pre_pad_lrtb?: number[] };
+  // F.pad order is (left, right, top, bottom); conv2d takes [top, bottom, left, right].
+  const [l, r, t, b] = a.pre_pad_lrtb ?? [0, 0, 0, 0];
+  const p = a.padding;
+  const opts: Conv2dOptions = { stride: a.stride, padding: [t! + p, b! + p, l! + p, r! + p] };
+  const x = dev.tensor(fx.inputs.x!.data as Float32Array, fx.inputs.x!.shape, dtype);
+  const w = dev.tensor(fx.weights.weight!.data as Float32Array, fx.weights.weight!.shape, dtype);
+  const bias = dev.tensor(fx.weights.bias!.data as Float32Array, fx.weights.bias!.shape, dtype);
+  const y = conv2d(x, w, bias, opts);
+  const want = fx.outputs.y!;
+  expect(y.shape).toEqual(want.shape);
+  const got = await y.float32();
+  const scale = Math.max(1, maxAbs(want.data as Float32Array));
+  // README section 2: f32 1e-5 abs + 1e-5 rel (K ≤ 1000); f16 storage 2e-2 of max|y| (inputs rounded to f16,
+  // K ≤ 864 products: the input rounding, not the f32 accumulation, dominates).
+  const t2 = dtype === 'f32' ? { atol: 1e-5, rtol: 1e-5 } : { atol: 2e-2 * scale };
+  expectClose(got, want.data as Float32Array, { ...t2, shape: want.shape }, `${name} ${dtype}`);
+  for (const tt of [x, w, bias, y]) tt.dispose();
+}
 
 describe('conv2d over tensors larger than one binding', () => {
   // A device that plans with a tiny binding limit: batch chunks, output-channel × input-channel chunks with
@@ -286,27 +316,16 @@ describe('conv2d over tensors larger than one binding', () => {
     ['channel chunks 1x1 pointwise prepacked', { x: [2, 22, 4, 9], w: [13, 22, 1, 1], opts: {}, prepack: true }, 1024],
     ['channel chunks 3x3 prepacked', { x: [1, 18, 9, 7], w: [14, 18, 3, 3], opts: { padding: 1 }, prepack: true }, 1536],
   ];
-  for (const dtype of ['f32', 'f16'] as const) {
+  // Chunking is the same code for every GEMM tile (and tens of dispatches of a 64x64 tile take ~25 s on lavapipe): the
+  // lavapipe row, SwiftShader's channel-lane row and the smallest GEMM tile (Apple/Intel/default's) run it.
+  const rows = distinctRows('conv2d').filter(([, r]) => r.conv2d === 'subgroup' || r.adapter === 'swiftshader' || r.adapter === 'apple');
+  for (const [rowName, row] of rows) for (const dtype of ['f32', 'f16'] as const) {
     for (const [name, c, limit] of cases) {
-      it(`${name} ${dtype} (binding limit ${limit} B)`, async () => {
+      it(`[${rowName}] ${name} ${dtype} (binding limit ${limit} B)`, async (ctx) => {
         const dev = await createDevice({ maxStorageBufferBindingSize: limit });
         try {
-          if (dtype === 'f16' && !dev.features.f16) return;
-          const [n, cin, h, w] = c.x as [number, number, number, number];
-          const [o, , kh, kw] = c.w as [number, number, number, number];
-          const [, , ho, wo] = conv2dOutputShape(c.x, c.w, c.opts);
-          const pointwise = kh === 1 && kw === 1 && Object.keys(c.opts).length === 0;
-          const geom = pointwise
-            ? { n, cin, h: 1, w: h * w, cout: o, hout: 1, wout: h * w, kh, kw }
-            : { n, cin, h, w, cout: o, hout: ho, wout: wo, kh, kw };
-          const layout = pointwise && (h * w) % 4 === 0 && !c.prepack ? 'native' : 'packed';
-          const chunks = planConv2d(geom, dtype === 'f16' ? 2 : 4, dev.limits, layout);
-          expect(chunks.length).toBeGreaterThan(1);
-          const { got, want, shape } = await runCase(dev, c, dtype, limit + cin);
-          // f16 with input-channel chunks: each chunk's partial sum is stored in f16 before the next adds to it, one
-          // more half-ulp rounding per chunk (of partials up to max|y|): 2e-2 of max|y|, README's f16 conv tolerance.
-          const t = dtype === 'f32' ? tol(dtype, want) : { atol: 2e-2 * Math.max(1, maxAbs(want)) };
-          expectClose(got, want, { ...t, shape }, `conv2d split ${name} ${dtype}`);
+          ctx.skip(dtype === 'f16' && !dev.features.f16, 'no shader-f16');
+          await withRow(ctx, dev, row, () => splitCase(dev, name, c, limit, dtype));
         } finally {
           dev.dispose();
         }
@@ -360,6 +379,26 @@ describe('conv2d over tensors larger than one binding', () => {
     }
   });
 });
+
+async function splitCase(dev: Device, name: string, c: Case, limit: number, dtype: 'f32' | 'f16'): Promise<void> {
+  const [n, cin, h, w] = c.x as [number, number, number, number];
+  const [o, , kh, kw] = c.w as [number, number, number, number];
+  const [, , ho, wo] = conv2dOutputShape(c.x, c.w, c.opts);
+  const pointwise = kh === 1 && kw === 1 && Object.keys(c.opts).length === 0;
+  const geom = pointwise
+    ? { n, cin, h: 1, w: h * w, cout: o, hout: 1, wout: h * w, kh, kw }
+    : { n, cin, h, w, cout: o, hout: ho, wout: wo, kh, kw };
+  const gemm = kernelRow(dev).conv2d !== 'subgroup';
+  const layout = gemm ? (c.prepack ? 'packed' : 'native')
+    : pointwise && (h * w) % 4 === 0 && !c.prepack ? 'native' : 'packed';
+  const chunks = planConv2d(geom, dtype === 'f16' ? 2 : 4, dev.limits, layout);
+  expect(chunks.length).toBeGreaterThan(1);
+  const { got, want, shape } = await runCase(dev, c, dtype, limit + cin);
+  // f16 with input-channel chunks: each chunk's partial sum is stored in f16 before the next adds to it, one
+  // more half-ulp rounding per chunk (of partials up to max|y|): 2e-2 of max|y|, README's f16 conv tolerance.
+  const t = dtype === 'f32' ? tol(dtype, want) : { atol: 2e-2 * Math.max(1, maxAbs(want)) };
+  expectClose(got, want, { ...t, shape }, `conv2d split ${name} ${dtype}`);
+}
 
 describe('conv2dPackWeight', () => {
   // Packing is a copy: exact in both dtypes. The small binding limit forces (channel range x k range) chunks.

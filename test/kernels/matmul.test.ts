@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Device, ShapeError, type Tensor, UnsupportedError, roundToF16 } from '@sd-webgpu/tensor';
 import {
-  type MatmulMode, type MatmulTile, type MatmulVariant, linear, matmul, matmulFlops, matmulKernel, matmulMode,
-  matmulVariantName,
+  type MatmulTile, type MatmulVariant, linear, matmul, matmulFlops, matmulKernel, matmulVariantName,
 } from '../../packages/kernels/src/matmul';
+import { KERNEL_ROWS, kernelRow } from '../../packages/kernels/src/table';
+import { distinctRows, withRow } from '../helpers/rows';
 import { planMatmul } from '../../packages/kernels/src/matmul/plan';
 import { linearRef, matmulRef } from '../../packages/kernels/src/reference/matmul';
 import { createDevice, testDevice } from '../helpers/device';
@@ -38,10 +39,16 @@ interface Case {
  * Small register tiles for the many-variant loops below: large tiles (the tile table's picks, exercised by the
  * fixture and linear tests) take seconds each for lavapipe's LLVM to compile on a cold shader cache.
  */
-const SMALL: Record<MatmulMode, MatmulTile> = { subgroup: { mode: 'subgroup', rows: 8, cols: 2 }, direct: { mode: 'direct', rows: 2, cols: 2 } };
+const SMALL_SUBGROUP: MatmulTile = { rows: 8, cols: 2 };
+
+/** Every row's matmul kernel, forced through the tile option: [label, tile, needs lavapipe's 8-lane subgroups]. */
+const CHOICES: [string, MatmulTile, boolean][] = distinctRows('matmul').map(([name, row]) =>
+  row.matmul === 'subgroup' ? [`${name} subgroup`, SMALL_SUBGROUP, true] : [`${name} gemm`, { gemm: row.matmul }, false]);
+
+const sg8 = (dev: Device) => dev.features.subgroups && dev.adapterInfo.subgroupMinSize === 8 && dev.adapterInfo.subgroupMaxSize === 8;
 
 /** Runs one case against the CPU reference; inputs are rounded to f16 first on the f16 path. */
-async function check(dev: Device, c: Case, dtype: 'f32' | 'f16', mode: MatmulMode, seed: number, f16Ulps = 1): Promise<void> {
+async function check(dev: Device, c: Case, dtype: 'f32' | 'f16', mode: string, tile: MatmulTile, seed: number, f16Ulps = 1): Promise<void> {
   const round = (x: Float32Array) => (dtype === 'f16' ? roundToF16(x) : x);
   const a = round(rand(numel(c.a), seed));
   const b = round(rand(numel(c.b), seed + 1));
@@ -50,7 +57,7 @@ async function check(dev: Device, c: Case, dtype: 'f32' | 'f16', mode: MatmulMod
   const ta = dev.tensor(a, c.a, dtype);
   const tb = dev.tensor(b, c.b, dtype);
   const tbias = bias ? dev.tensor(bias, [N], dtype) : undefined;
-  const y = matmul(ta, tb, { transB: c.transB, bias: tbias, tile: SMALL[mode] });
+  const y = matmul(ta, tb, { transB: c.transB, bias: tbias, tile });
   const want = matmulRef(a, c.a, b, c.b, { transB: c.transB, bias });
   expect(y.shape).toEqual(want.shape);
   const got = await y.data();
@@ -88,25 +95,40 @@ const CASES: Case[] = [
 
 describe('matmul vs CPU reference', async () => {
   const dev = await testDevice();
-  const modes: MatmulMode[] = dev.features.subgroups && matmulMode(dev) === 'subgroup' ? ['subgroup', 'direct'] : ['direct'];
-  for (const mode of modes) {
+  for (const [mode, tile, needs8] of CHOICES) {
     for (const dtype of ['f32', 'f16'] as const) {
-      it(`${mode} ${dtype}`, async () => {
-        if (dtype === 'f16' && !dev.features.f16) return;
-        for (const [i, c] of CASES.entries()) await check(dev, c, dtype, mode, 100 * i + 7);
+      it.skipIf((needs8 && !sg8(dev)) || (dtype === 'f16' && !dev.features.f16))(`${mode} ${dtype}`, async () => {
+        for (const [i, c] of CASES.entries()) await check(dev, c, dtype, mode, tile, 100 * i + 7);
       });
     }
   }
 
+  it('follows the kernel table by default and when a row is forced', async (ctx) => {
+    const names: string[] = [];
+    const run = dev.run.bind(dev);
+    const spy = vi.spyOn(dev, 'run').mockImplementation((k, a) => { names.push(k.name); return run(k, a); });
+    const ta = dev.tensor(rand(12, 1), [3, 4]);
+    const tb = dev.tensor(rand(20, 2), [5, 4]);
+    try {
+      matmul(ta, tb, { transB: true }).dispose();
+      await withRow(ctx, dev, KERNEL_ROWS.nvidia, async () => matmul(ta, tb, { transB: true }).dispose());
+    } finally {
+      spy.mockRestore();
+      for (const t of [ta, tb]) t.dispose();
+    }
+    expect(names[0]!.startsWith(kernelRow(dev).matmul === 'subgroup' ? 'matmul_f32_subgroup' : 'gemm_matmul')).toBe(true);
+    expect(names[1]).toBe('gemm_matmul_f32_k4_tb_w16x16_r4x4_k16');
+  });
+
   it('agrees across subgroup tile sizes', async () => {
-    if (matmulMode(dev) !== 'subgroup') return;
+    if (!sg8(dev)) return;
     // The default linear tile (32x4) and two others, on a partial tile both ways (M = 50, N = 36).
     for (const [rows, cols] of [[32, 4], [24, 1], [16, 2]] as const) {
       const a = rand(50 * 44, rows + cols);
       const b = rand(44 * 36, rows * cols);
       const ta = dev.tensor(a, [50, 44]);
       const tb = dev.tensor(b, [36, 44]);
-      const y = matmul(ta, tb, { transB: true, tile: { mode: 'subgroup', rows, cols } });
+      const y = matmul(ta, tb, { transB: true, tile: { rows, cols } });
       // Same reasoning as above: K = 44 values in [-1, 1).
       expectClose(await y.data(), matmulRef(a, [50, 44], b, [36, 44], { transB: true }).data, { atol: 2e-5 }, `tile ${rows}x${cols}`);
       for (const t of [ta, tb, y]) t.dispose();
@@ -174,17 +196,18 @@ describe('matmul fixtures', () => {
     for (const t of [tx, tw, tbias, y]) t.dispose();
   });
 
-  it('f16_matmul_64x40x77 in both modes', async () => {
+  it('f16_matmul_64x40x77 with every row\'s kernel', async () => {
     const dev = await testDevice();
     if (!dev.features.f16) return;
     const fx = await loadCase('ops/f16_matmul_64x40x77');
     const a = fx.inputs.a!;
     const b = fx.inputs.b!;
     const want = fx.outputs.y_f16!.data as Float32Array;
-    for (const mode of matmulMode(dev) === 'subgroup' ? (['subgroup', 'direct'] as const) : (['direct'] as const)) {
+    for (const [mode, tile, needs8] of CHOICES) {
+      if (needs8 && !sg8(dev)) continue;
       const ta = dev.tensor(a.data as Float32Array, a.shape, 'f16');
       const tb = dev.tensor(b.data as Float32Array, b.shape, 'f16');
-      const y = matmul(ta, tb, { tile: { mode } });
+      const y = matmul(ta, tb, { tile: tile.gemm ? tile : {} });
       // README: an f16-in / f32-accumulate / f16-out kernel is within about 1 f16 ulp of y_f16; one ulp at the
       // largest output is 2^-10·max|y|.
       expectClose(await y.data(), want, { atol: 2 ** -10 * maxAbs(want), shape: y.shape }, `f16 matmul ${mode}`);
@@ -207,11 +230,13 @@ describe('matmul beyond maxStorageBufferBindingSize', () => {
   it.each(cases)('$name', async ({ c, f16Ulps }) => {
     const dev = await createDevice({ maxStorageBufferBindingSize: 64 * 1024 });
     try {
-      const modes: MatmulMode[] = matmulMode(dev) === 'subgroup' ? ['subgroup', 'direct'] : ['direct'];
-      for (const mode of modes) {
+      // Splitting is the same planner for every GEMM tile, and a K split of a 64x64 tile runs for tens of seconds on
+      // lavapipe: the subgroup kernel and the smallest GEMM tile (SwiftShader's) cover it.
+      for (const [mode, tile, needs8] of CHOICES.filter(([m]) => m.includes('subgroup') || m.startsWith('swiftshader'))) {
+        if (needs8 && !sg8(dev)) continue;
         for (const dtype of dev.features.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)) {
           const before = dev.dispatchCount;
-          await check(dev, c, dtype, mode, 11, f16Ulps);
+          await check(dev, c, dtype, mode, tile, 11, f16Ulps);
           // Operands over the limit must have been split (f16 halves the bytes, so some f16 cases fit).
           const N = c.b[c.b.length - (c.transB ? 2 : 1)]!;
           const yShape = [...(c.a.length >= c.b.length ? c.a : c.b).slice(0, -2), c.a[c.a.length - 2]!, N];
@@ -276,29 +301,28 @@ describe('matmul errors and descriptors', () => {
     expect(() => matmul(keep(t([2, 3])), keep(t([3, 5])), { bias: keep(t([4])) })).toThrow(/bias must be \[5\]/);
     expect(() => linear(keep(t([2, 3])), keep(t([3, 4])))).toThrow(ShapeError);
     expect(() => linear(keep(t([2, 3])), keep(t([3])))).toThrow(ShapeError);
-    expect(() => matmul(keep(t([2, 3])), keep(t([3, 5])), { tile: { mode: 'subgroup', rows: 12 } })).toThrow(UnsupportedError);
+    expect(() => matmul(keep(t([2, 3])), keep(t([3, 5])), { tile: { rows: 12 } })).toThrow(UnsupportedError);
+    expect(() => matmul(keep(t([2, 3])), keep(t([3, 5])), { tile: { gemm: { wgX: 8, wgY: 8, rm: 1, rn: 1, tk: 6 } } })).toThrow(/tk a multiple of 4/);
     for (const x of live) x.dispose();
   });
 
   it('memoizes descriptors per variant with unique names', () => {
     const names = new Set<string>();
-    for (const mode of ['subgroup', 'direct'] as const) {
-      for (const kVec of [false, true]) {
-        for (const layout of ['tb', 'n4', 'n1']) {
-          for (const extra of [0, 1, 2]) {
-            const v: MatmulVariant = {
-              dtype: extra === 2 ? 'f16' : 'f32', mode, kVec, transB: layout === 'tb', nVec: layout === 'n4',
-              bias: extra === 1, accumulate: extra === 2, rows: 16, cols: 2,
-            };
-            const k = matmulKernel(v);
-            expect(matmulKernel({ ...v })).toBe(k);
-            expect(k.name).toBe(matmulVariantName(v));
-            names.add(k.name);
-          }
+    for (const kVec of [false, true]) {
+      for (const layout of ['tb', 'n4', 'n1']) {
+        for (const extra of [0, 1, 2]) {
+          const v: MatmulVariant = {
+            dtype: extra === 2 ? 'f16' : 'f32', kVec, transB: layout === 'tb', nVec: layout === 'n4',
+            bias: extra === 1, accumulate: extra === 2, rows: 16, cols: 2,
+          };
+          const k = matmulKernel(v);
+          expect(matmulKernel({ ...v })).toBe(k);
+          expect(k.name).toBe(matmulVariantName(v));
+          names.add(k.name);
         }
       }
     }
-    expect(names.size).toBe(2 * 2 * 3 * 3);
+    expect(names.size).toBe(2 * 3 * 3);
   });
 
   it('counts flops', () => {

@@ -22,8 +22,8 @@
 import {
   type Device, type Kernel, LimitError, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat,
 } from '@sd-webgpu/tensor';
-import { matmulMode } from './matmul.js';
 import { cachedPlan } from './plans.js';
+import { kernelRow } from './table.js';
 
 export interface AttentionOptions {
   heads: number;
@@ -52,7 +52,7 @@ export interface AttentionVariant extends AttentionTuning {
 
 /**
  * How K/V values reach the lanes. `direct`: every lane loads each key's values (one address for the workgroup).
- * `subgroup` (CPU adapters with 8-lane subgroups, as matmulMode decides): lane l loads key j0 + l and
+ * `subgroup` (the lavapipe row of ./table.ts: 8-lane subgroups): lane l loads key j0 + l and
  * `subgroupBroadcast` hands it to the others, so each K/V element is loaded once per workgroup instead of once per
  * lane (lavapipe runs every storage load as a per-lane loop, uniform address or not). Needs lanes = keys = 8.
  */
@@ -67,7 +67,7 @@ export type AttentionMode = 'subgroup' | 'direct';
  * register files, where this direct-mode choice is a starting point that was not measured.
  */
 export function attentionTuning(device: Device, dim: number): AttentionTuning {
-  const mode: AttentionMode = matmulMode(device) === 'subgroup' ? 'subgroup' : 'direct';
+  const mode: AttentionMode = kernelRow(device).attention;
   return { mode, lanes: 8, rows: mode === 'subgroup' ? SUBGROUP_ROWS : 4, keys: 8, chunk: dim };
 }
 

@@ -3,38 +3,34 @@
  * symmetric or `[top, bottom, left, right]` padding (the VAE encoder's downsample pads `[0, 1, 0, 1]`), optional
  * bias; f32 or f16 storage with f32 accumulation.
  *
- * The kernels are tuned for lavapipe: ./conv2d/wgsl.ts is a direct implicit GEMM with lanes over output channels and
- * packed weights (./conv2d/pack.ts); on lavapipe-like devices (`matmulMode(device) === 'subgroup'`) the default tiles
- * take ./conv2d/subgroup.ts instead, the same GEMM with the input values loaded by distinct lanes and shared through
- * `subgroupBroadcast` (~2x faster there). ./conv2d/pointwise.ts runs 1x1 convolutions (lanes over pixels, vec4 loads).
+ * The kernel table (./table.ts) picks the family. On GPUs every convolution is an implicit GEMM on the GEMM core
+ * (./gemm/core.ts with the hooks of ./gemm/conv2d.ts), over packed or PyTorch-layout weights. SwiftShader runs the
+ * barrier-free uniform-load channel-lane kernel of ./conv2d/wgsl.ts with a small tile (fast to compile there). The
+ * lavapipe row keeps the kernels tuned there: ./conv2d/subgroup.ts (a direct implicit GEMM with lanes over output
+ * channels, packed weights of ./conv2d/pack.ts, input values loaded by distinct lanes and shared through
+ * `subgroupBroadcast`), ./conv2d/pointwise.ts for 1x1 convolutions (lanes over pixels, vec4 loads) and the
+ * uniform-load kernel of ./conv2d/wgsl.ts for 1x1 convolutions whose H·W is not a multiple of 4.
  * Tensors beyond one storage binding are split by ./conv2d/plan.ts into batch / output-channel / input-channel
  * chunks bound as aligned windows. Input-channel chunks add into `y`; on f16 storage each chunk's partial sum is
  * rounded to f16 once (one extra half-ulp per chunk, only for tensors above the binding limit).
  */
-import {
-  type Device, type Kernel, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, shapeStr,
-} from '@sd-webgpu/tensor';
+import { ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, shapeStr } from '@sd-webgpu/tensor';
 import { type PackedConv2dWeight, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack.js';
 import { type Conv2dGeometry, chunkWindows, planConv2d } from './conv2d/plan.js';
 import { conv2dPointwiseKernel } from './conv2d/pointwise.js';
 import { type Conv2dTile, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
 import { conv2dSubgroupKernel } from './conv2d/subgroup.js';
 import { CONV2D_LANES, conv2dKernel } from './conv2d/wgsl.js';
-import { matmulMode } from './matmul.js';
-import { cachedPlan } from './plans.js';
+import { type GemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
+import { gemmConv2dHooks } from './gemm/conv2d.js';
+import { type KernelRow, kernelRow } from './table.js';
 
 export { type Conv2dVariant, conv2dKernel, conv2dSource, conv2dVariantName } from './conv2d/wgsl.js';
 export { type Conv2dSubgroupVariant, conv2dSubgroupKernel, conv2dSubgroupSource } from './conv2d/subgroup.js';
 export { type Conv2dPointwiseVariant, conv2dPointwiseKernel } from './conv2d/pointwise.js';
 export { type PackedConv2dWeight, conv2dPackKernel, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack.js';
 export { type Conv2dChunk, type Conv2dGeometry, type Conv2dWeightLayout, planConv2d } from './conv2d/plan.js';
-export { type Conv2dTile, POINTWISE_TILE, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
-
-/** The tile table's row for a device: SwiftShader's own (compile time, see conv2d/tiles.ts), else `matmulMode`. */
-function tileMode(device: Device): 'subgroup' | 'direct' | 'swiftshader' {
-  const a = device.adapterInfo;
-  return /swiftshader/i.test(`${a.architecture} ${a.description}`) ? 'swiftshader' : matmulMode(device);
-}
+export { type Conv2dTile, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
 
 /** `[top, bottom, left, right]` zero padding. */
 export type Conv2dPadding = readonly [number, number, number, number];
@@ -44,12 +40,14 @@ export interface Conv2dOptions {
   /** Same padding on all four sides, or `[top, bottom, left, right]`. Default 0. */
   padding?: number | Conv2dPadding;
   /**
-   * Overrides the tile table and forces the channel-lane kernel, also for 1x1 (benchmarks and tests); `subgroup: true`
-   * selects the subgroup-shared kernel (UnsupportedError on devices whose `matmulMode` is not 'subgroup').
+   * Overrides the kernel table and forces the channel-lane kernel, also for 1x1 (benchmarks and tests); `subgroup: true`
+   * selects the subgroup-shared kernel (UnsupportedError on devices without 8-lane subgroups).
    */
   tile?: Conv2dTile;
-  /** Overrides the pointwise kernel's tile (benchmarks and tests). */
-  pointwiseTile?: { rows: number; vec: number; subgroup?: boolean };
+  /** Overrides the pointwise kernel's tile (benchmarks and tests; lavapipe-like devices only). */
+  pointwiseTile?: { rows: number; vec: number };
+  /** Forces the GEMM core with this tile (benchmarks and tests). */
+  gemm?: GemmTile;
 }
 
 /** Largest kernel side accepted (SD uses 3x3 and 1x1; the kernel is generic in the side). */
@@ -132,8 +130,8 @@ function validate(
     if ((opts.tile.shareRows || opts.tile.x4) && !opts.tile.subgroup) {
       throw new ParameterError('conv2d', 'tile', `shareRows and x4 apply to subgroup tiles only, got ${JSON.stringify(opts.tile)}`);
     }
-    if (opts.tile.subgroup && matmulMode(x.device) !== 'subgroup') {
-      throw new UnsupportedError('conv2d', 'tile.subgroup needs a device with 8-lane subgroups (matmulMode "subgroup")');
+    if (opts.tile.subgroup && !subgroup8(x)) {
+      throw new UnsupportedError('conv2d', 'tile.subgroup needs a device with 8-lane subgroups');
     }
   }
   if (opts.pointwiseTile) {
@@ -141,41 +139,23 @@ function validate(
     if (![rows, vec].every((v) => Number.isInteger(v) && v >= 1 && v <= 32)) {
       throw new ParameterError('conv2d', 'pointwiseTile', `entries must be integers in [1, 32], got ${JSON.stringify(opts.pointwiseTile)}`);
     }
-    if (opts.pointwiseTile.subgroup && (rows % 8 !== 0 || matmulMode(x.device) !== 'subgroup')) {
-      throw new UnsupportedError('conv2d', `pointwiseTile.subgroup needs rows that are a multiple of 8 (got ${rows}) ` +
-        'and a device with 8-lane subgroups (matmulMode "subgroup")');
+    if (rows % 8 !== 0 || !subgroup8(x)) {
+      throw new UnsupportedError('conv2d', `pointwiseTile needs rows that are a multiple of 8 (got ${rows}) ` +
+        'and a device with 8-lane subgroups');
     }
   }
 }
 
-/** One planned dispatch: windows as byte ranges plus the element offset inside each (see ./conv2d/plan.ts). */
-interface ConvWindow {
-  readonly offset: number;
-  readonly size: number;
-}
-
-interface ConvDispatch {
-  readonly kernel: Kernel;
-  readonly x: ConvWindow;
-  readonly weight: ConvWindow;
-  readonly y: ConvWindow;
-  readonly bias: boolean;
-  readonly uniforms: Readonly<Record<string, number>>;
-  readonly workgroups: [number, number, number];
-}
-
-interface ConvPlan {
-  readonly out: [number, number, number, number];
-  /** The weight is not packed and this path needs it packed (into a temporary, per call). */
-  readonly packPerCall: boolean;
-  readonly dispatches: readonly ConvDispatch[];
+/** Whether the device has the 8-lane subgroups of lavapipe's kernels. */
+function subgroup8(x: Tensor): boolean {
+  const a = x.device.adapterInfo;
+  return x.device.features.subgroups && a.subgroupMinSize === 8 && a.subgroupMaxSize === 8;
 }
 
 /**
  * `x [N, I, H, W] ⋆ weight [O, I, kh, kw] (+ bias [O])` → `[N, O, Hout, Wout]`. `weight` may also be the result of
  * `conv2dPackWeight` (packed once at load time; a plain weight is packed into a temporary on every call, except for
- * 1x1 convolutions that take the pointwise kernel). Records its dispatches; the caller owns the result. Checks and
- * planning run once per signature (shapes, dtypes, options) and device: see ./plans.ts.
+ * 1x1 convolutions that take the pointwise kernel). Records its dispatches; the caller owns the result.
  */
 export function conv2d(
   x: Tensor, weight: Tensor | PackedConv2dWeight, bias?: Tensor | null, opts: Conv2dOptions = {},
@@ -183,80 +163,100 @@ export function conv2d(
   const packedIn = isPackedConv2dWeight(weight) ? weight : null;
   const wTensor = packedIn ? packedIn.tensor : (weight as Tensor);
   const wShape = packedIn ? packedIn.shape : wTensor.shape;
-  const b = bias ?? null;
-  if (wTensor.device !== x.device || (b && b.device !== x.device)) validate(x, weight, wTensor, wShape, b, opts);
-  const key = `${x.dtype}${x.shape.join()}|${wTensor.dtype}${packedIn ? 'p' : ''}${wTensor.shape.join()}|${wShape.join()}|` +
-    `${b ? b.dtype + b.shape.join() : ''}|${opts.stride ?? 1}|${opts.padding ?? 0}|` +
-    `${opts.tile ? JSON.stringify(opts.tile) : ''}|${opts.pointwiseTile ? JSON.stringify(opts.pointwiseTile) : ''}`;
-  const plan = cachedPlan(x.device, 'conv2d', key, () => {
-    validate(x, weight, wTensor, wShape, b, opts);
-    return planConv(x, wTensor, wShape, !!packedIn, !!b, opts);
-  });
-  const y = x.device.empty(plan.out, x.dtype);
-  const packed = plan.packPerCall ? conv2dPackWeight(wTensor) : null;
-  const w = packed ? packed.tensor : wTensor;
-  for (const d of plan.dispatches) {
-    x.device.run(d.kernel, {
-      bindings: {
-        x: { tensor: x, offset: d.x.offset, size: d.x.size },
-        weight: { tensor: w, offset: d.weight.offset, size: d.weight.size },
-        y: { tensor: y, offset: d.y.offset, size: d.y.size },
-        ...(d.bias && b ? { bias: b } : {}),
-      },
-      uniforms: d.uniforms,
-      workgroups: d.workgroups,
-    });
-  }
-  packed?.tensor.dispose();
-  return y;
-}
-
-/** Picks the path and plans its dispatches (`x` and `weight` only lend their dtypes to the window arithmetic). */
-function planConv(
-  x: Tensor, wTensor: Tensor, wShape: readonly number[], packedIn: boolean, hasBias: boolean, opts: Conv2dOptions,
-): ConvPlan {
+  validate(x, weight, wTensor, wShape, bias ?? null, opts);
   const stride = opts.stride ?? 1;
   const pad = conv2dPadding(opts.padding);
   const [n, cin, h, w] = x.shape as [number, number, number, number];
   const [cout, , kh, kw] = wShape as [number, number, number, number];
-  const out = conv2dOutputShape(x.shape, wShape, opts);
-  const [, , hout, wout] = out;
+  const [, , hout, wout] = conv2dOutputShape(x.shape, wShape, opts);
+  const y = x.device.empty([n, cout, hout, wout], x.dtype);
 
   // A 1x1 convolution without stride or padding is a per-pixel linear over the flattened image.
   const pointwise = kh === 1 && kw === 1 && stride === 1 && pad.every((p) => p === 0);
+  const row: KernelRow = kernelRow(x.device);
+  const direct = row.conv2d !== 'subgroup' && 'direct' in row.conv2d ? row.conv2d.direct : null;
+  const gemm = opts.gemm ?? (opts.tile || opts.pointwiseTile || row.conv2d === 'subgroup' || direct ? null : row.conv2d as GemmTile);
+  if (gemm) {
+    const g: Conv2dGeometry = { n, cin, h, w, cout, hout, wout, kh, kw };
+    runGemm(g, x, packedIn ?? wTensor, bias ?? null, y, stride, pad, pointwise, gemm);
+    return y;
+  }
   const g: Conv2dGeometry = pointwise
     ? { n, cin, h: 1, w: h * w, cout, hout: 1, wout: h * w, kh, kw }
     : { n, cin, h, w, cout, hout, wout, kh, kw };
-  if (pointwise && (h * w) % 4 === 0 && !opts.tile) {
-    const tile = opts.pointwiseTile ?? choosePointwiseTile(matmulMode(x.device));
-    return { out, packPerCall: false, dispatches: planPointwise(g, x, wTensor, packedIn, hasBias, tile) };
+  if (pointwise && (h * w) % 4 === 0 && !opts.tile && (!direct || opts.pointwiseTile)) {
+    runPointwise(g, x, packedIn ?? wTensor, bias ?? null, y, opts.pointwiseTile ?? choosePointwiseTile());
+  } else {
+    const packed = packedIn ?? conv2dPackWeight(wTensor);
+    runChannelLanes(g, x, packed, bias ?? null, y, stride, pad, opts.tile ?? direct ?? chooseConv2dTile(pointwise, stride, g.wout));
+    if (!packedIn) packed.tensor.dispose();
   }
-  const tile = opts.tile ?? chooseConv2dTile(pointwise, stride, g.wout, tileMode(x.device));
-  return { out, packPerCall: !packedIn, dispatches: planChannelLanes(g, x, wTensor, hasBias, stride, pad, tile) };
+  return y;
 }
 
-const strip = (w: { binding: { offset: number; size: number } }): ConvWindow => ({ offset: w.binding.offset, size: w.binding.size });
-
-/** 1x1 / stride 1 / no padding with H·W % 4 == 0: the pixel-lane kernel over vec4 pixel groups. */
-function planPointwise(
-  g: Conv2dGeometry, x: Tensor, wTensor: Tensor, packed: boolean, hasBias: boolean,
-  tile: { rows: number; vec: number; subgroup?: boolean },
-): ConvDispatch[] {
+/**
+ * The GEMM core: M = output channels, N = output pixels, K = I·kh·kw, one dispatch per chunk of ./conv2d/plan.ts
+ * (weights used in the layout they come in: packed `[I·kh·kw, O4·4]` or PyTorch `[O, I·kh·kw]`).
+ */
+function runGemm(
+  g: Conv2dGeometry, x: Tensor, weight: Tensor | PackedConv2dWeight, bias: Tensor | null, y: Tensor, stride: number,
+  [padTop, , padLeft]: Conv2dPadding, pointwise: boolean, tile: GemmTile,
+): void {
   const device = x.device;
   const dtype = x.dtype as 'f32' | 'f16';
+  const packed = isPackedConv2dWeight(weight);
   const layout = packed ? 'packed' : 'native';
+  const wTensor = packed ? weight.tensor : weight;
+  const { rows, cols } = gemmFootprint(tile);
+  const tiles = Math.ceil(g.hout * g.wout / cols);
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  const k = g.kh * g.kw;
+  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, layout)) {
+    const first = ch.c0 === 0;
+    const win = chunkWindows(g, ch, x, wTensor, layout, y, align);
+    const hooks = gemmConv2dHooks({
+      dtype, kh: g.kh, kw: g.kw, stride, pointwise, bias: !!bias && first, accumulate: !first,
+    });
+    device.run(gemmKernel(hooks, tile), {
+      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
+      uniforms: {
+        cin: ch.c, h: g.h, w: g.w, cout: ch.o, hout: g.hout, wout: g.wout, pad_t: padTop, pad_l: padLeft,
+        x_off: win.x.off, x_nstride: g.cin * g.h * g.w,
+        // Packed: rows of O4·4 values, the window starts at row c0·k and holds every output channel.
+        // Native: rows of I·k values, the window starts at output channel o0 and holds every input channel.
+        w_off: win.weight.off,
+        w_k0: packed ? 0 : ch.c0 * k, w_ks: packed ? Math.ceil(g.cout / 4) * 4 : 1,
+        w_o0: packed ? ch.o0 : 0, w_ms: packed ? 1 : g.cin * k,
+        y_off: win.y.off, y_nstride: g.cout * g.hout * g.wout,
+        b_off: ch.o0,
+      },
+      workgroups: [tiles * Math.ceil(ch.o / rows), 1, ch.n],
+    });
+  }
+}
+
+/** 1x1 / stride 1 / no padding with H·W % 4 == 0: the pixel-lane kernel over vec4 pixel groups. */
+function runPointwise(
+  g: Conv2dGeometry, x: Tensor, weight: Tensor | PackedConv2dWeight, bias: Tensor | null, y: Tensor,
+  tile: { rows: number; vec: number },
+): void {
+  const device = x.device;
+  const dtype = x.dtype as 'f32' | 'f16';
+  const packed = isPackedConv2dWeight(weight);
+  const layout = packed ? 'packed' : 'native';
+  const wTensor = packed ? weight.tensor : weight;
   const hw4 = g.w / 4;
   const pgroups = Math.ceil(hw4 / (CONV2D_LANES * tile.vec));
   const align = device.limits.minStorageBufferOffsetAlignment;
-  return planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, layout).map((ch) => {
+  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, layout)) {
     const first = ch.c0 === 0;
-    const win = chunkWindows(g, ch, x, wTensor, layout, x /* y has x's dtype */, align);
+    const win = chunkWindows(g, ch, x, wTensor, layout, y, align);
     const oblocks = Math.ceil(ch.o / tile.rows);
     const kernel = conv2dPointwiseKernel({
-      dtype, rows: tile.rows, vec: tile.vec, bias: hasBias && first, accumulate: !first, subgroup: !!tile.subgroup,
+      dtype, rows: tile.rows, vec: tile.vec, bias: !!bias && first, accumulate: !first,
     });
-    return {
-      kernel, x: strip(win.x), weight: strip(win.weight), y: strip(win.y), bias: hasBias && first,
+    device.run(kernel, {
+      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
       uniforms: {
         cin: ch.c, cout: ch.o, hw4, pgroups, oblocks,
         // x and y windows start at whole planes of H·W % 4 == 0 values: their offsets are multiples of 4.
@@ -268,33 +268,33 @@ function planPointwise(
         b_off: ch.o0,
       },
       workgroups: [oblocks * pgroups, 1, ch.n],
-    };
-  });
+    });
+  }
 }
 
 /** Every other convolution: the channel-lane kernel over packed weights. */
-function planChannelLanes(
-  g: Conv2dGeometry, x: Tensor, wTensor: Tensor, hasBias: boolean, stride: number,
+function runChannelLanes(
+  g: Conv2dGeometry, x: Tensor, packed: PackedConv2dWeight, bias: Tensor | null, y: Tensor, stride: number,
   [padTop, , padLeft]: Conv2dPadding, tile: Conv2dTile,
-): ConvDispatch[] {
+): void {
   const device = x.device;
   const dtype = x.dtype as 'f32' | 'f16';
   const tilesX = Math.ceil(g.wout / tile.tileX);
   const pgroups = tilesX * Math.ceil(g.hout / tile.tileY);
   const align = device.limits.minStorageBufferOffsetAlignment;
-  return planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, 'packed').map((ch) => {
+  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, 'packed')) {
     const first = ch.c0 === 0;
     const { tileX, tileY, vec } = tile;
-    const variant = { dtype, kh: g.kh, kw: g.kw, stride, tileX, tileY, vec, bias: hasBias && first, accumulate: !first };
-    const win = chunkWindows(g, ch, x, wTensor, 'packed', x /* y has x's dtype */, align);
+    const variant = { dtype, kh: g.kh, kw: g.kw, stride, tileX, tileY, vec, bias: !!bias && first, accumulate: !first };
+    const win = chunkWindows(g, ch, x, packed.tensor, 'packed', y, align);
     const x4 = !!tile.x4 && !tile.shareRows && g.w % 4 === 0 && (tileX * stride) % 4 === 0 && win.x.off % 4 === 0 &&
       (g.cin * g.h * g.w) % 4 === 0;
     const kernel = tile.subgroup
       ? conv2dSubgroupKernel({ ...variant, shareRows: tile.shareRows, x4: x4 ? { padL: padLeft } : undefined })
       : conv2dKernel(variant);
     const oblocks = Math.ceil(ch.o / (CONV2D_LANES * 4 * vec));
-    return {
-      kernel, x: strip(win.x), weight: strip(win.weight), y: strip(win.y), bias: hasBias && first,
+    device.run(kernel, {
+      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
       uniforms: {
         cin: ch.c, h: g.h, w: g.w, cout: ch.o, hout: g.hout, wout: g.wout, pad_t: padTop, pad_l: padLeft,
         tiles_x: tilesX, pgroups, oblocks,
@@ -305,6 +305,6 @@ function planChannelLanes(
         b_off: ch.o0,
       },
       workgroups: [oblocks * pgroups, 1, ch.n],
-    };
-  });
+    });
+  }
 }

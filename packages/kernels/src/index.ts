@@ -6,4 +6,6 @@ export * from './attention.js';
 export * from './elementwise.js';
 export * from './layout.js';
 export * from './timestep.js';
+export * from './table.js';
+export { type GemmHooks, type GemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
 export * from './finite.js';

@@ -2,24 +2,29 @@
  * matmul / linear: batched matrix products with torch.matmul broadcasting, an optional transposed B (the PyTorch
  * `[out, in]` Linear layout, the fast path) and a fused bias epilogue; f32 or f16 storage, f32 accumulation.
  *
- * Kernels are generated in ./matmul/wgsl.ts (subgroup-broadcast kernel on CPU adapters such as lavapipe, plain
- * register-tiled 8x8 workgroups on GPUs), tiles come from the measured table in ./matmul/tiles.ts, and
- * ./matmul/plan.ts splits operands larger than one storage binding into aligned windows.
+ * The kernel table (./table.ts) picks the family: lavapipe's subgroup-broadcast kernels (./matmul/wgsl.ts, tiles from
+ * the measured table in ./matmul/tiles.ts) or the GEMM core (./gemm/core.ts with the hooks of ./gemm/matmul.ts) on
+ * every other adapter. ./matmul/plan.ts splits operands larger than one storage binding into aligned windows for both.
  */
 import {
   debugLog,
-  BYTES_PER_ELEMENT, type BufferWindow, type Device, type Kernel, type Tensor, ShapeError, UnsupportedError, checkFloat, shapeStr,
+  BYTES_PER_ELEMENT, type Device, type Tensor, ShapeError, UnsupportedError, checkFloat, shapeStr,
 } from '@sd-webgpu/tensor';
 import { broadcastBatch, planMatmul, type BatchDim, type PlannedDispatch } from './matmul/plan.js';
 import { chooseTile, type MatmulLayout } from './matmul/tiles.js';
-import { type MatmulMode, matmulKernel, tileOf } from './matmul/wgsl.js';
-import { cachedPlan } from './plans.js';
+import { matmulKernel, tileOf } from './matmul/wgsl.js';
+import { type GemmTile, checkGemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
+import { gemmMatmulHooks } from './gemm/matmul.js';
+import { checkKernelRow, kernelRow } from './table.js';
 
-export { type MatmulMode, type MatmulVariant, matmulKernel, variantName as matmulVariantName } from './matmul/wgsl.js';
+export { type MatmulVariant, matmulKernel, variantName as matmulVariantName } from './matmul/wgsl.js';
 
-/** Overrides the tile-table choice (benchmarks and tests). */
+/**
+ * Overrides the kernel table (benchmarks and tests): `gemm` runs the GEMM core with that tile; `rows`/`cols` run the
+ * subgroup kernel with that tile (UnsupportedError without 8-lane subgroups).
+ */
 export interface MatmulTile {
-  mode?: MatmulMode;
+  gemm?: GemmTile;
   rows?: number;
   cols?: number;
 }
@@ -35,26 +40,6 @@ export interface MatmulOptions {
 /** Floating-point operations of a (batched) matmul: 2·M·N·K per batch entry. */
 export function matmulFlops(m: number, n: number, k: number, batch = 1): number {
   return 2 * m * n * k * batch;
-}
-
-const modes = new WeakMap<Device, MatmulMode>();
-
-/**
- * `subgroup` on CPU adapters whose subgroups are exactly 8 lanes (lavapipe with 256-bit vectors), where the kernel
- * shares A loads by subgroup broadcasts; `direct` everywhere else.
- */
-export function matmulMode(device: Device): MatmulMode {
-  let m = modes.get(device);
-  if (!m) {
-    const info = (device.gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } })
-      .adapterInfo;
-    const a = device.adapterInfo;
-    const cpu = /llvmpipe|lavapipe|swiftshader|software|\bcpu\b/i.test(`${a.architecture} ${a.device} ${a.description}`);
-    m = device.features.subgroups && cpu && info?.subgroupMinSize === 8 && info?.subgroupMaxSize === 8
-      ? 'subgroup' : 'direct';
-    modes.set(device, m);
-  }
-  return m;
 }
 
 /**
@@ -133,57 +118,80 @@ interface Geometry {
   batch: BatchDim[];
 }
 
-/** One planned dispatch with its kernel. */
-interface MatmulDispatch extends PlannedDispatch {
-  readonly kernel: Kernel;
-}
-
-/** Records the planned dispatches (planned once per geometry, dtype, bias and forced tile: see ./plans.ts). */
+/** Picks the kernel (table row or override), plans the dispatches and records them. */
 function record(a: Tensor, b: Tensor, y: Tensor, bias: Tensor | undefined, g: Geometry, force?: MatmulTile): void {
   const device = a.device;
-  const batch = g.batch.map((d) => `${d.size}:${d.sa}:${d.sb}`).join();
-  const forced = force ? `${force.mode}:${force.rows}:${force.cols}` : '';
-  const key = `${a.dtype}|${g.M},${g.N},${g.K},${g.transB}|${batch}|${!!bias}|${forced}`;
-  const plan = cachedPlan(device, 'matmul', key, () => planRecord(device, a.dtype as 'f32' | 'f16', g, !!bias, force));
-  for (const d of plan) dispatch(device, d, a, b, y, bias);
+  const row = kernelRow(device);
+  const subgroup = force ? force.gemm === undefined : row.matmul === 'subgroup';
+  if (force?.gemm && (force.rows !== undefined || force.cols !== undefined)) {
+    throw new UnsupportedError('matmul', 'tile: give either gemm or rows/cols, not both');
+  }
+  if (subgroup) {
+    if (force) checkKernelRow(device, { adapter: 'lavapipe', matmul: 'subgroup', conv2d: 'subgroup', attention: 'subgroup' });
+    recordSubgroup(a, b, y, bias, g, force);
+  } else {
+    recordGemm(a, b, y, bias, g, force?.gemm ?? (row.matmul as GemmTile));
+  }
 }
 
-/** Picks the variant and plans the dispatches. */
-function planRecord(device: Device, dtype: 'f32' | 'f16', g: Geometry, hasBias: boolean, force?: MatmulTile): MatmulDispatch[] {
-  const mode = force?.mode ?? matmulMode(device);
+const limitsOf = (device: Device) => ({
+  maxBinding: device.limits.maxStorageBufferBindingSize,
+  offsetAlignment: device.limits.minStorageBufferOffsetAlignment,
+  maxGroups: device.limits.maxComputeWorkgroupsPerDimension,
+});
+
+/** lavapipe: the subgroup-broadcast kernel with a tile from ./matmul/tiles.ts. */
+function recordSubgroup(a: Tensor, b: Tensor, y: Tensor, bias: Tensor | undefined, g: Geometry, force?: MatmulTile): void {
+  const device = a.device;
+  const dtype = a.dtype as 'f32' | 'f16';
   const kVec = g.K % 4 === 0;
   const nVec = !g.transB && g.N % 4 === 0;
   const layout: MatmulLayout = g.transB ? 'tb' : nVec ? 'n4' : 'n1';
-  const picked = chooseTile(mode, layout, g.M, g.N);
+  const picked = chooseTile(layout, g.M, g.N);
   const rows = force?.rows ?? picked.rows;
   const cols = force?.cols ?? picked.cols;
-  if (mode === 'subgroup' && (rows % 8 !== 0 || rows < 8)) {
-    throw new UnsupportedError('matmul', `subgroup tiles need rows that are a multiple of 8 (got ${rows})`);
+  if (rows % 8 !== 0 || rows < 8 || !Number.isInteger(cols) || cols < 1) {
+    throw new UnsupportedError('matmul', `subgroup tiles need rows that are a multiple of 8 and cols >= 1 (got ${rows}x${cols})`);
   }
-  if (mode === 'subgroup' && !device.features.subgroups) {
-    throw new UnsupportedError('matmul', 'subgroup mode needs the device feature "subgroups"');
-  }
-  const base = { dtype, mode, kVec, transB: g.transB, nVec, rows, cols };
+  const base = { dtype, mode: 'subgroup' as const, kVec, transB: g.transB, nVec, rows, cols };
   const tile = tileOf({ ...base, bias: false, accumulate: false });
   const plan = planMatmul(
-    { M: g.M, N: g.N, K: g.K, transB: g.transB, batch: g.batch, bytesPerElement: BYTES_PER_ELEMENT[dtype], bias: hasBias },
+    { M: g.M, N: g.N, K: g.K, transB: g.transB, batch: g.batch, bytesPerElement: BYTES_PER_ELEMENT[dtype], bias: !!bias },
     { rowsPerGroup: tile.rowsPerGroup, colsPerGroup: tile.colsPerGroup, colUnit: tile.colUnit, kUnit: kVec ? 4 : 1 },
-    {
-      maxBinding: device.limits.maxStorageBufferBindingSize,
-      offsetAlignment: device.limits.minStorageBufferOffsetAlignment,
-      maxGroups: device.limits.maxComputeWorkgroupsPerDimension,
-    },
+    limitsOf(device),
   );
   if (plan.length > 1) debugLog('matmul', () => `[${g.M}x${g.K}]·[${g.K}x${g.N}] split into ${plan.length} dispatches (binding limit)`);
-  return plan.map((d) => ({ ...d, kernel: matmulKernel({ ...base, bias: !!d.bias, accumulate: d.accumulate }) }));
+  for (const d of plan) {
+    const kernel = matmulKernel({ ...base, bias: !!d.bias, accumulate: d.accumulate });
+    device.run(kernel, { bindings: bindingsOf(d, a, b, y, bias), uniforms: d.uniforms, workgroups: d.workgroups });
+  }
 }
 
-function dispatch(device: Device, d: MatmulDispatch, a: Tensor, b: Tensor, y: Tensor, bias?: Tensor): void {
-  const bindings: Record<string, BufferWindow> = {
-    a: { tensor: a, offset: d.a.offset, size: d.a.size },
-    b: { tensor: b, offset: d.b.offset, size: d.b.size },
-    y: { tensor: y, offset: d.y.offset, size: d.y.size },
+/** Every other adapter: the GEMM core; the tile grid is flattened into x (run() folds it past the limit). */
+function recordGemm(a: Tensor, b: Tensor, y: Tensor, bias: Tensor | undefined, g: Geometry, tile: GemmTile): void {
+  const device = a.device;
+  const dtype = a.dtype as 'f32' | 'f16';
+  const kVec = g.K % 4 === 0;
+  const { rows, cols } = gemmFootprint(checkGemmTile(tile));
+  const plan = planMatmul(
+    { M: g.M, N: g.N, K: g.K, transB: g.transB, batch: g.batch, bytesPerElement: BYTES_PER_ELEMENT[dtype], bias: !!bias },
+    { rowsPerGroup: rows, colsPerGroup: cols, colUnit: 1, kUnit: kVec ? 4 : 1 },
+    limitsOf(device),
+  );
+  if (plan.length > 1) debugLog('matmul', () => `[${g.M}x${g.K}]·[${g.K}x${g.N}] split into ${plan.length} dispatches (binding limit)`);
+  for (const d of plan) {
+    const hooks = gemmMatmulHooks({ dtype, kVec, transB: g.transB, bias: !!d.bias, accumulate: d.accumulate });
+    const [wx, wy, wz] = d.workgroups;
+    device.run(gemmKernel(hooks, tile), { bindings: bindingsOf(d, a, b, y, bias), uniforms: d.uniforms, workgroups: [wx * wy, 1, wz] });
+  }
+}
+
+function bindingsOf(d: PlannedDispatch, a: Tensor, b: Tensor, y: Tensor, bias?: Tensor): Record<string, { tensor: Tensor; offset: number; size: number }> {
+  const bindings: Record<string, { tensor: Tensor; offset: number; size: number }> = {
+    a: { tensor: a, ...d.a },
+    b: { tensor: b, ...d.b },
+    y: { tensor: y, ...d.y },
   };
-  if (d.bias && bias) bindings.bias = { tensor: bias, offset: d.bias.offset, size: d.bias.size };
-  device.run(d.kernel, { bindings, uniforms: d.uniforms, workgroups: d.workgroups });
+  if (d.bias && bias) bindings.bias = { tensor: bias, ...d.bias };
+  return bindings;
 }

@@ -85,7 +85,10 @@ export class Device {
   readonly gpu: GPUDevice;
   readonly limits: Readonly<DeviceLimits>;
   readonly features: Readonly<DeviceFeatures>;
-  readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  /** Adapter identity; subgroup sizes where the adapter reports them (Dawn does), for the kernel table. */
+  readonly adapterInfo: {
+    vendor: string; architecture: string; device: string; description: string; subgroupMinSize?: number; subgroupMaxSize?: number;
+  };
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
   readonly #recorder: Recorder;
@@ -116,9 +119,10 @@ export class Device {
       subgroups: gpu.features.has('subgroups'),
       timestamps: gpu.features.has('timestamp-query'),
     };
-    const info = adapter.info ?? ({} as GPUAdapterInfo);
+    const info = (adapter.info ?? {}) as Partial<GPUAdapterInfo> & { subgroupMinSize?: number; subgroupMaxSize?: number };
     this.adapterInfo = {
       vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '',
+      subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize,
     };
     this.#onError = opts.onError;
     this.#maxBatch = opts.maxBatchDispatches ?? 2048;

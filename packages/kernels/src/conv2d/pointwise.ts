@@ -1,9 +1,10 @@
 /**
- * WGSL of the 1x1 convolution (stride 1, no padding, H·W a multiple of 4): a per-pixel linear `y[o, p] = Σ_i
- * w[o, i]·x[i, p]`. Here the lanes run over pixels instead of channels: a workgroup (one 8-lane subgroup) owns
- * `rows` output channels, whose weights are the same for every lane (uniform loads), and each lane owns `vec`
- * groups of 4 consecutive pixels, loaded as vec4 (one contiguous load per input channel). On lavapipe this beat the
- * channel-lane kernel of ./wgsl.ts on 1x1 convs by ~40 % (bench/conv2d.ts --tiles).
+ * WGSL of the lavapipe row's 1x1 convolution (stride 1, no padding, H·W a multiple of 4): a per-pixel linear
+ * `y[o, p] = Σ_i w[o, i]·x[i, p]`. Here the lanes run over pixels instead of channels: a workgroup (one 8-lane
+ * subgroup) owns `rows` output channels, lane l loads the weights of rows l, l+8, ... and `subgroupBroadcast` shares
+ * them, and each lane owns `vec` groups of 4 consecutive pixels, loaded as vec4 (one contiguous load per input
+ * channel). On lavapipe this beat the channel-lane kernel of ./wgsl.ts on 1x1 convs by ~40 % with uniform weight
+ * loads, and sharing the weights by broadcast nearly doubled that (bench/conv2d.ts --tiles).
  *
  * The weight is read as scalars at `w_off + o·w_ostride + i·w_cstride + w_base` (chunk-local o and i), so both the
  * PyTorch layout `[O, I]` and the packed layout `[I, O4·4]` of ./pack.ts work.
@@ -13,22 +14,17 @@ import { CONV2D_LANES } from './wgsl.js';
 
 export interface Conv2dPointwiseVariant {
   readonly dtype: 'f32' | 'f16';
-  /** Output channels per workgroup. */
+  /** Output channels per workgroup (a multiple of 8). */
   readonly rows: number;
   /** vec4 pixel groups per lane. */
   readonly vec: number;
   readonly bias: boolean;
   /** Add into the values already in `y` (input-channel chunks after the first). */
   readonly accumulate: boolean;
-  /**
-   * Lavapipe-like devices: lane l loads the weights of rows l, l+8, ... and `subgroupBroadcast` shares them (rows a
-   * multiple of 8; the `subgroups` feature), instead of every lane loading every row's weight (uniform loads).
-   */
-  readonly subgroup?: boolean;
 }
 
 export function conv2dPointwiseName(v: Conv2dPointwiseVariant): string {
-  return `conv2d_pointwise_${v.dtype}${v.subgroup ? '_sg' : ''}_r${v.rows}_v${v.vec}${v.bias ? '_bias' : ''}` +
+  return `conv2d_pointwise_${v.dtype}_sg_r${v.rows}_v${v.vec}${v.bias ? '_bias' : ''}` +
     `${v.accumulate ? '_acc' : ''}`;
 }
 
@@ -48,7 +44,7 @@ export function conv2dPointwiseKernel(v: Conv2dPointwiseVariant): Kernel {
   let k = cache.get(name);
   if (!k) {
     if (v.accumulate && v.bias) throw new Error(`${name}: the bias belongs to the first chunk`);
-    if (v.subgroup && v.rows % 8 !== 0) throw new Error(`${name}: subgroup rows must be a multiple of 8`);
+    if (v.rows % 8 !== 0) throw new Error(`${name}: subgroup rows must be a multiple of 8`);
     k = {
       name,
       bindings: [
@@ -59,7 +55,7 @@ export function conv2dPointwiseKernel(v: Conv2dPointwiseVariant): Kernel {
       ],
       uniforms: CONV2D_POINTWISE_UNIFORMS,
       workgroupSize: [CONV2D_LANES],
-      enables: [...(v.dtype === 'f16' ? ['f16' as const] : []), ...(v.subgroup ? ['subgroups' as const] : [])],
+      enables: [...(v.dtype === 'f16' ? ['f16' as const] : []), 'subgroups'],
       source: pointwiseSource(v),
     };
     cache.set(name, k);
@@ -76,16 +72,11 @@ function pointwiseSource(v: Conv2dPointwiseVariant): string {
   const copies: string[] = [];
   for (let p = 0; p < V; p++) setup.push(`  let px${p} = xb + min(p0 + ${p}u, params.hw4 - 1u);`);
   const wrow = (r: string) => `params.w_off + min(o0 + ${r}, params.cout - 1u) * params.w_ostride + params.w_base`;
-  if (v.subgroup) {
-    for (let q = 0; q < R / 8; q++) setup.push(`  let wl${q} = ${wrow(`${8 * q}u + lane`)};`);
-  } else {
-    for (let r = 0; r < R; r++) setup.push(`  let wr${r} = ${wrow(`${r}u`)};`);
-  }
+  for (let q = 0; q < R / 8; q++) setup.push(`  let wl${q} = ${wrow(`${8 * q}u + lane`)};`);
   for (let p = 0; p < V; p++) body.push(`    let x${p} = vec4<f32>(x[px${p} + xc]);`);
-  if (v.subgroup) for (let q = 0; q < R / 8; q++) body.push(`    let ws${q} = f32(weight[wl${q} + wc]);`);
+  for (let q = 0; q < R / 8; q++) body.push(`    let ws${q} = f32(weight[wl${q} + wc]);`);
   for (let r = 0; r < R; r++) {
-    const wv = v.subgroup ? `subgroupBroadcast(ws${r >> 3}, ${r & 7}u)` : `f32(weight[wr${r} + wc])`;
-    body.push(`    {`, `      let wv = ${wv};`);
+    body.push(`    {`, `      let wv = subgroupBroadcast(ws${r >> 3}, ${r & 7}u);`);
     for (let p = 0; p < V; p++) body.push(`      ${acc(r, p)} += wv * x${p};`);
     body.push(`    }`);
     for (let p = 0; p < V; p++) {

@@ -1,5 +1,5 @@
 /**
- * WGSL of the subgroup-shared direct convolution for lavapipe-like devices (`matmulMode(device) === 'subgroup'`):
+ * WGSL of the subgroup-shared direct convolution for the lavapipe row (../table.ts):
  * the implicit GEMM of ./wgsl.ts (output pixels × output channels, K = I·kh·kw, packed weights as B) with the A
  * operand shared the way the matmul's subgroup kernel shares it. In this Mesa build every storage load compiles to
  * a loop over the 8 lanes, even a uniform one, so ./wgsl.ts paid `tileY · (stride·(tileX−1)+kw)` such loops per

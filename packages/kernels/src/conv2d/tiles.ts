@@ -1,8 +1,8 @@
 /**
- * Tile choices for conv2d, from `npm run bench -- conv2d --tiles` / `--subgroup` on lavapipe (2 shared cores, f32;
- * numbers here and in the header of bench/conv2d.ts). Devices in `matmulMode` 'subgroup' (lavapipe-like) get the
- * subgroup-shared kernels; others keep the uniform-load tiles. A lane of the uniform-load channel-lane kernel holds tileY·tileX·vec vec4 accumulators: 16 was the
- * sweet spot (8 starves the FMA units, 32 spills), so narrow images trade tile width for rows or channels.
+ * Tile choices of the lavapipe row's conv2d kernels, from `npm run bench -- conv2d --tiles` / `--subgroup` on lavapipe
+ * (2 shared cores, f32; numbers here and in the header of bench/conv2d.ts). The subgroup-shared kernels run 3x3 and
+ * strided convolutions; the uniform-load channel-lane kernel only 1x1 convolutions whose H·W is not a multiple of 4
+ * (FLAT). Every other row runs the GEMM core (../table.ts).
  */
 export interface Conv2dTile {
   readonly tileX: number;
@@ -22,12 +22,6 @@ export interface Conv2dTile {
   readonly x4?: boolean;
 }
 
-/** 16 pixels of one row × 4 channels per lane where the row is wide enough. */
-const WIDE: Conv2dTile = { tileX: 16, tileY: 1, vec: 1 };
-/** 8x8 images (1280 channels): 2 rows of 8 pixels × 4 channels per lane. */
-const NARROW: Conv2dTile = { tileX: 8, tileY: 2, vec: 1 };
-/** Stride 2: 8 pixels × 8 channels per lane (a 16-pixel row segment would read 33 inputs per kernel row). */
-const STRIDED: Conv2dTile = { tileX: 8, tileY: 1, vec: 2 };
 /** 1x1 kernels whose H·W is not a multiple of 4 run over the flattened image: 16 pixels × 8 channels per lane. */
 const FLAT: Conv2dTile = { tileX: 16, tileY: 1, vec: 2 };
 
@@ -53,38 +47,21 @@ const SG_SQUARE: Conv2dTile = { tileX: 8, tileY: 4, vec: 1, subgroup: true };
 const SG_STRIDED: Conv2dTile = { tileX: 8, tileY: 4, vec: 1, subgroup: true, x4: true };
 
 /**
- * SwiftShader (Chromium's software adapter: subgroups of 4, no f16) takes minutes to compile the wider uniform-load
- * tiles (Node, VK_DRIVER_FILES=swiftshader: 3x3 2x4x1 97 s; the page's 2x8x1, s2 1x8x2 and 1x1 1x16x2 over 60 s each,
- * until the device was lost); 1x4x1 compiles in under a second (3x3 0.6 s, s2 0.9 s, 1x1 0.3 s; 1x8x1 2.5 s).
- */
-const SOFTWARE: Conv2dTile = { tileX: 4, tileY: 1, vec: 1 };
-
-/** The pointwise kernel (1x1, H·W % 4 == 0): 16 channels per workgroup × 2 vec4 pixel groups per lane. */
-export const POINTWISE_TILE: { readonly rows: number; readonly vec: number; readonly subgroup?: boolean } = { rows: 16, vec: 2 };
-
-/**
- * Subgroup mode: the same tile with the weights loaded by distinct lanes and broadcast (./pointwise.ts `subgroup`).
+ * The pointwise kernel (1x1, H·W % 4 == 0): 16 channels per workgroup × 2 vec4 pixel groups per lane, the weights
+ * loaded by distinct lanes and broadcast (./pointwise.ts `subgroup`).
  * `npm run bench -- conv2d --tiles --only 1x1 --sgtiles p16x2,p32x2,...` (1x1 320@64x64, f32, cpu GFLOP/s, two
  * rounds): uniform-load 16x2 11.0, 12x2 11.3, 8x4 11.4; subgroup 16x2 20.4 (20.1 in a one-round run), 32x2 17.3,
  * 24x2 17.7, 16x4 16.1, 8x4 16.4, 8x8 13.3, 32x1 11.4.
  */
 const POINTWISE_SUBGROUP_TILE = { rows: 16, vec: 2, subgroup: true } as const;
 
-/** The pointwise kernel's tile for a device mode ('subgroup': `matmulMode` on lavapipe-like devices). */
-export function choosePointwiseTile(mode: 'subgroup' | 'direct'): typeof POINTWISE_TILE {
-  return mode === 'subgroup' ? POINTWISE_SUBGROUP_TILE : POINTWISE_TILE;
+/** The pointwise kernel's tile. */
+export function choosePointwiseTile(): typeof POINTWISE_SUBGROUP_TILE {
+  return POINTWISE_SUBGROUP_TILE;
 }
 
-/**
- * The channel-lane tile for a convolution (`flat`: a 1x1 run over the flattened image; `mode`: `matmulMode` of the
- * device, 'subgroup' on lavapipe-like devices, or 'swiftshader').
- */
-export function chooseConv2dTile(
-  flat: boolean, stride: number, wout: number, mode: 'subgroup' | 'direct' | 'swiftshader' = 'direct',
-): Conv2dTile {
-  if (mode === 'swiftshader') return SOFTWARE;
+/** The channel-lane tile for a convolution (`flat`: a 1x1 run over the flattened image). */
+export function chooseConv2dTile(flat: boolean, stride: number, wout: number): Conv2dTile {
   if (flat) return FLAT;
-  if (mode === 'subgroup') return stride > 1 ? SG_STRIDED : wout >= 32 ? SG_WIDE : SG_SQUARE;
-  if (stride > 1) return STRIDED;
-  return wout <= 8 ? NARROW : WIDE;
+  return stride > 1 ? SG_STRIDED : wout >= 32 ? SG_WIDE : SG_SQUARE;
 }

@@ -1,10 +1,8 @@
 /**
- * Tile choice for matmul: a small table of candidate (rows, cols) per kernel mode and layout, each with a relative
+ * Tile choice for the lavapipe row's subgroup matmul kernel: a small table of candidate (rows, cols) per layout, each with a relative
  * cost per multiply-add measured by `npm run bench -- matmul --tiles` (the measurements are quoted below). The pick
  * minimises cost × padded work, so a small M or N prefers a smaller tile that wastes less.
  */
-import type { MatmulMode } from './wgsl.js';
-
 export type MatmulLayout = 'tb' | 'n4' | 'n1';
 
 export interface TileCandidate {
@@ -45,21 +43,14 @@ const SUBGROUP: Readonly<Record<MatmulLayout, readonly TileCandidate[]>> = {
   ],
 };
 
-/** GPUs (direct mode, 8x8 invocations): one register tile of 4 rows x 4 columns (or one vec4 group) each. */
-const DIRECT: Readonly<Record<MatmulLayout, readonly TileCandidate[]>> = {
-  tb: [{ rows: 4, cols: 4, cost: 1 }],
-  n4: [{ rows: 4, cols: 1, cost: 1 }],
-  n1: [{ rows: 4, cols: 4, cost: 1 }],
-};
-
 /** Chooses the tile with the least estimated cost for an M x N output. */
-export function chooseTile(mode: MatmulMode, layout: MatmulLayout, M: number, N: number): TileCandidate {
-  const table = (mode === 'subgroup' ? SUBGROUP : DIRECT)[layout];
+export function chooseTile(layout: MatmulLayout, M: number, N: number): TileCandidate {
+  const table = SUBGROUP[layout];
   const colUnit = layout === 'n4' ? 4 : 1;
   let best = table[0]!;
   let bestCost = Infinity;
   for (const t of table) {
-    const rowsPerGroup = mode === 'subgroup' ? t.rows : 8 * t.rows;
+    const rowsPerGroup = t.rows;
     const colsPerGroup = 8 * t.cols * colUnit;
     const work = Math.ceil(M / rowsPerGroup) * rowsPerGroup * Math.ceil(N / colsPerGroup) * colsPerGroup;
     const c = work * t.cost;

@@ -1,15 +1,12 @@
 /**
- * WGSL generator and memoized descriptors of the matmul kernels.
+ * WGSL generator and memoized descriptors of the lavapipe row's matmul kernel (every other row runs the GEMM core,
+ * ../gemm/core.ts).
  *
- * One template covers every variant. Each invocation ("lane") owns `cols` output columns (vec4 column groups when
- * `nVec`) spaced 8 apart, and a set of output rows:
- *
- * - `subgroup` mode (CPU adapters, lavapipe): a workgroup is one subgroup of 8 lanes and computes `rows` rows
- *   (a multiple of 8) for all its lanes. Lane l loads the A values of rows l, l+8, ... and `subgroupBroadcast`
- *   shares them, so every A element and every B element is loaded exactly once per workgroup. On lavapipe every
- *   storage load costs a per-lane scalar loop (even for uniform addresses), so loads per FMA is what matters.
- * - `direct` mode (GPUs): an 8x8 workgroup; each invocation loads its own `rows` rows (spaced 8 apart) and its
- *   columns from memory; caches do the sharing. No shared memory, no barriers.
+ * Each invocation ("lane") owns `cols` output columns (vec4 column groups when `nVec`) spaced 8 apart. A workgroup is
+ * one subgroup of 8 lanes and computes `rows` rows (a multiple of 8) for all its lanes. Lane l loads the A values of
+ * rows l, l+8, ... and `subgroupBroadcast` shares them, so every A element and every B element is loaded exactly once
+ * per workgroup. On lavapipe every storage load costs a per-lane scalar loop (even for uniform addresses), so loads
+ * per FMA is what matters.
  *
  * With `kVec` (K % 4 == 0) A rows (and Bᵀ rows with transB) are read as vec4 along K. With `nVec` (non-transposed
  * B, N % 4 == 0) B rows and the output are read/written as vec4 along N. Everything accumulates in f32.
@@ -20,11 +17,8 @@
  */
 import type { Kernel, UniformDecl } from '@sd-webgpu/tensor';
 
-export type MatmulMode = 'subgroup' | 'direct';
-
 export interface MatmulVariant {
   readonly dtype: 'f32' | 'f16';
-  readonly mode: MatmulMode;
   /** A (and Bᵀ) read as vec4 along K; needs K % 4 == 0. */
   readonly kVec: boolean;
   readonly transB: boolean;
@@ -33,7 +27,7 @@ export interface MatmulVariant {
   readonly bias: boolean;
   /** Adds the product to the output's current values (the continuation of a K split). */
   readonly accumulate: boolean;
-  /** Output rows per workgroup (subgroup mode, a multiple of 8) or per invocation (direct mode). */
+  /** Output rows per workgroup (a multiple of 8). */
   readonly rows: number;
   /** Output column units per lane (vec4 groups when nVec). */
   readonly cols: number;
@@ -42,8 +36,7 @@ export interface MatmulVariant {
 /** Workgroup footprint of a variant in output elements. */
 export function tileOf(v: MatmulVariant): { rowsPerGroup: number; colsPerGroup: number; colUnit: number } {
   const colUnit = v.nVec ? 4 : 1;
-  const rowsPerGroup = v.mode === 'subgroup' ? v.rows : 8 * v.rows;
-  return { rowsPerGroup, colsPerGroup: 8 * v.cols * colUnit, colUnit };
+  return { rowsPerGroup: v.rows, colsPerGroup: 8 * v.cols * colUnit, colUnit };
 }
 
 export const MATMUL_UNIFORMS: readonly UniformDecl[] = [
@@ -52,7 +45,7 @@ export const MATMUL_UNIFORMS: readonly UniformDecl[] = [
 
 export function variantName(v: MatmulVariant): string {
   const layout = v.transB ? 'tb' : v.nVec ? 'n4' : 'n1';
-  return `matmul_${v.dtype}_${v.mode}_${v.kVec ? 'k4' : 'k1'}_${layout}_r${v.rows}c${v.cols}` +
+  return `matmul_${v.dtype}_subgroup_${v.kVec ? 'k4' : 'k1'}_${layout}_r${v.rows}c${v.cols}` +
     `${v.bias ? '_bias' : ''}${v.accumulate ? '_acc' : ''}`;
 }
 
@@ -81,29 +74,26 @@ function build(name: string, v: MatmulVariant): Kernel {
     { name: 'y', type: `array<${yType}>`, access: 'read_write' as const },
   ];
   if (v.bias) bindings.push({ name: 'bias', type: `array<${yType}>`, access: 'read' as const });
-  const enables: ('f16' | 'subgroups')[] = [];
-  if (T === 'f16') enables.push('f16');
-  if (v.mode === 'subgroup') enables.push('subgroups');
+  const enables: ('f16' | 'subgroups')[] = T === 'f16' ? ['f16', 'subgroups'] : ['subgroups'];
   return {
     name,
     bindings,
     uniforms: MATMUL_UNIFORMS,
-    workgroupSize: v.mode === 'subgroup' ? [8] : [8, 8],
+    workgroupSize: [8],
     enables,
     source: source(v),
   };
 }
 
 function source(v: MatmulVariant): string {
-  const sub = v.mode === 'subgroup';
-  if (sub && v.rows % 8 !== 0) throw new Error(`matmul variant: subgroup rows ${v.rows} is not a multiple of 8`);
+  if (v.rows % 8 !== 0) throw new Error(`matmul variant: subgroup rows ${v.rows} is not a multiple of 8`);
   const R = v.rows;
   const C = v.cols;
-  const loadsA = sub ? R / 8 : R; // A rows each lane loads per k-step
+  const loadsA = R / 8; // A rows each lane loads per k-step
   const av = v.kVec ? 'vec4f' : 'f32'; // f32 type of one A value (4 k-steps with kVec)
   const acc = v.nVec ? 'vec4f' : 'f32';
-  const rowOfLoad = (q: number) => (sub ? `${8 * q}u + lane` : `lid.y + ${8 * q}u`);
-  const rowOfOut = (r: number) => (sub ? `${r}u` : `lid.y + ${8 * r}u`);
+  const rowOfLoad = (q: number) => `${8 * q}u + lane`;
+  const rowOfOut = (r: number) => `${r}u`;
   const L: string[] = [];
   const p = (s: string) => L.push(`  ${s}`);
 
@@ -113,7 +103,7 @@ function source(v: MatmulVariant): string {
   p('let b_base = params.b_off + z0 * params.sb0 + z1 * params.sb1;');
   p('let y_base = params.y_off + wid.z * params.sy;');
   p('let lane = lid.x;');
-  p(`let m0 = wid.y * ${sub ? R : 8 * R}u;`);
+  p(`let m0 = wid.y * ${R}u;`);
   p(`let n0 = wid.x * ${8 * C}u + lane;`);
   // Rows and columns past the edge are clamped for loading (their results are never stored).
   for (let q = 0; q < loadsA; q++) p(`let ra${q} = a_base + min(m0 + ${rowOfLoad(q)}, params.m - 1u) * params.lda;`);
@@ -128,8 +118,7 @@ function source(v: MatmulVariant): string {
   const bLoads = bLoadLines(v, C);
   for (const s of bLoads) p(`  ${s}`);
   for (let r = 0; r < R; r++) {
-    const x = sub ? `subgroupBroadcast(a${r >> 3}, ${r & 7}u)` : `a${r}`;
-    p(`  let x${r} = ${x};`);
+    p(`  let x${r} = subgroupBroadcast(a${r >> 3}, ${r & 7}u);`);
     for (let c = 0; c < C; c++) p(`  acc${r}_${c} += ${fmaExpr(v, `x${r}`, c)};`);
   }
   p('}');
@@ -150,7 +139,7 @@ function source(v: MatmulVariant): string {
   }
 
   const builtins = '@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u';
-  return `@compute @workgroup_size(WG_X, WG_Y)\nfn main(${builtins}) {\n${L.join('\n')}\n}\n`;
+  return `@compute @workgroup_size(WG_X)\nfn main(${builtins}) {\n${L.join('\n')}\n}\n`;
 }
 
 /** WGSL lines that load the B values of one k-step for each of the lane's columns. */

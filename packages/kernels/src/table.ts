@@ -1,0 +1,161 @@
+/**
+ * The kernel table: one row per adapter class says which kernel family each op runs. The class comes from the
+ * adapter's info, features and subgroup sizes (`adapterClass`); `kernelRow(device)` is what ops consult, and
+ * `setKernelRow(device, row)` overrides it (callers tuning a device, tests forcing every row on lavapipe).
+ *
+ * Rows:
+ * - `lavapipe`: the subgroup-broadcast kernels tuned on Mesa's CPU driver (8-lane subgroups, every storage load a
+ *   per-lane loop): ./matmul/wgsl.ts, ./conv2d/subgroup.ts and ./conv2d/pointwise.ts, subgroup attention.
+ * - every other row: the GEMM core (./gemm/core.ts) for matmul/linear and conv2d, with a tile per row, and the direct
+ *   attention kernel. SwiftShader (a CPU driver with 4-lane subgroups and an LLVM-based compiler that took over a
+ *   minute per heavily unrolled conv shader) gets a small 64-invocation tile whose rolled loops compile in a second.
+ *   The GPU rows (NVIDIA, AMD, Apple, Intel, unknown) use 64- or 256-invocation workgroups; their tiles are starting
+ *   points chosen from the hardware's wave sizes and 16 KiB of workgroup memory, checked against the CPU references
+ *   on lavapipe, but not yet timed on the GPUs themselves (bench/gpu/run.sh does that; see README).
+ */
+import { type Device, UnsupportedError } from '@sd-webgpu/tensor';
+import type { Conv2dTile } from './conv2d/tiles.js';
+import { type GemmTile, gemmFootprint, gemmSharedBytes } from './gemm/core.js';
+
+export type AdapterClass = 'lavapipe' | 'swiftshader' | 'nvidia' | 'amd' | 'apple' | 'intel' | 'default';
+
+export const ADAPTER_CLASSES: readonly AdapterClass[] = ['lavapipe', 'swiftshader', 'nvidia', 'amd', 'apple', 'intel', 'default'];
+
+export interface KernelRow {
+  readonly adapter: AdapterClass;
+  /** `subgroup`: lavapipe's subgroup-broadcast matmul (needs 8-lane subgroups); else the GEMM core with this tile. */
+  readonly matmul: 'subgroup' | GemmTile;
+  /**
+   * `subgroup`: lavapipe's subgroup-shared direct convolutions; `{ direct }`: the uniform-load channel-lane kernel of
+   * ./conv2d/wgsl.ts with that tile for every convolution (no barriers: SwiftShader); else the GEMM core (implicit
+   * GEMM) with this tile.
+   */
+  readonly conv2d: 'subgroup' | { readonly direct: Conv2dTile } | GemmTile;
+  /** How attention's K/V values reach the lanes (see AttentionMode in ./attention.ts). */
+  readonly attention: 'subgroup' | 'direct';
+}
+
+/** 256 invocations, 4x4 outputs each: a 64x64 tile, 8 KiB of workgroup memory (8 NVIDIA warps, 4 AMD waves). */
+const WIDE_GPU: GemmTile = { wgX: 16, wgY: 16, rm: 4, rn: 4, tk: 16 };
+/** 64 invocations, 4x4 outputs each: a 32x32 tile (2 Apple/NVIDIA SIMD groups, Intel's 8/16/32-wide EUs). */
+const SMALL_GPU: GemmTile = { wgX: 8, wgY: 8, rm: 4, rn: 4, tk: 16 };
+/**
+ * SwiftShader (`npm run bench -- gemm_tiles` there, 256x320x320 linear / 3x3 conv 64@32², f32, GFLOP/s on the loaded
+ * shared machine): GEMM core 8x8r4x4k8 0.07 / 0.06, 4x4r4x4k16 0.06 / 0.03, 8x8r4x4k16 0.05 / 0.05, 16x16r4x4k16
+ * 0.04 / 0.04, 8x8r2x2k8 0.03 / 0.02 (each pair compiled in 10-27 s). Convolutions take the barrier-free channel-lane
+ * kernel instead: 1x4x1 0.14 GFLOP/s (1x8x1 0.28; 1x16x1 and the old table's 2x8x1, 1x8x2 and 1x16x2 took over a
+ * minute each to compile there). 1x4x1 is the browser demo's measured choice on main: each of its shaders compiles in
+ * under a second (1x8x1: 2.5 s), which is what a page that compiles a dozen of them waits for.
+ */
+const SWIFTSHADER_GEMM: GemmTile = { wgX: 8, wgY: 8, rm: 4, rn: 4, tk: 8 };
+const SWIFTSHADER_CONV: Conv2dTile = { tileX: 4, tileY: 1, vec: 1 };
+
+const gpuRow = (adapter: AdapterClass, tile: GemmTile): KernelRow => ({ adapter, matmul: tile, conv2d: tile, attention: 'direct' });
+
+export const KERNEL_ROWS: Readonly<Record<AdapterClass, KernelRow>> = {
+  lavapipe: { adapter: 'lavapipe', matmul: 'subgroup', conv2d: 'subgroup', attention: 'subgroup' },
+  swiftshader: { adapter: 'swiftshader', matmul: SWIFTSHADER_GEMM, conv2d: { direct: SWIFTSHADER_CONV }, attention: 'direct' },
+  nvidia: gpuRow('nvidia', WIDE_GPU),
+  amd: gpuRow('amd', WIDE_GPU),
+  apple: gpuRow('apple', SMALL_GPU),
+  intel: gpuRow('intel', SMALL_GPU),
+  default: gpuRow('default', SMALL_GPU),
+};
+
+/** What the classification looks at (Device.adapterInfo plus features). */
+export interface AdapterFacts {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly device: string;
+  readonly description: string;
+  readonly subgroupMinSize?: number;
+  readonly subgroupMaxSize?: number;
+  readonly subgroups: boolean;
+}
+
+/**
+ * The adapter class: lavapipe needs subgroups of exactly 8 lanes (its kernels broadcast across 8 lanes; an llvmpipe
+ * build without them is `default`), SwiftShader is recognised by name, GPUs by vendor name or PCI vendor id.
+ */
+export function adapterClass(a: AdapterFacts): AdapterClass {
+  const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
+  if (/llvmpipe|lavapipe/.test(text)) {
+    return a.subgroups && a.subgroupMinSize === 8 && a.subgroupMaxSize === 8 ? 'lavapipe' : 'default';
+  }
+  if (/swiftshader/.test(text)) return 'swiftshader';
+  const vendor = a.vendor.toLowerCase();
+  if (/nvidia|^0x10de$|^10de$/.test(vendor) || /nvidia|geforce|quadro|tesla/.test(text)) return 'nvidia';
+  if (/^amd$|^ati$|advanced micro|^0x1002$|^1002$/.test(vendor) || /radeon/.test(text)) return 'amd';
+  if (/apple/.test(vendor) || /^apple|metal-3/.test(a.architecture.toLowerCase())) return 'apple';
+  if (/intel|^0x8086$|^8086$/.test(vendor)) return 'intel';
+  return 'default';
+}
+
+/** The facts of a live device. */
+export function deviceFacts(device: Device): AdapterFacts {
+  return { ...device.adapterInfo, subgroups: device.features.subgroups };
+}
+
+/** Throws UnsupportedError when `row` cannot run on `device` (subgroup kernels without 8-lane subgroups, limits). */
+export function checkKernelRow(device: Device, row: KernelRow): void {
+  const f = deviceFacts(device);
+  const needs8 = row.matmul === 'subgroup' || row.conv2d === 'subgroup' || row.attention === 'subgroup';
+  if (needs8 && !(f.subgroups && f.subgroupMinSize === 8 && f.subgroupMaxSize === 8)) {
+    throw new UnsupportedError('kernel table', `row '${row.adapter}' uses subgroup kernels that need 8-lane subgroups ` +
+      `(this adapter: ${f.subgroups ? `${f.subgroupMinSize ?? '?'}-${f.subgroupMaxSize ?? '?'} lanes` : 'no subgroups'})`);
+  }
+  for (const t of [row.matmul, row.conv2d]) {
+    if (t === 'subgroup' || 'direct' in t) continue;
+    const lanes = t.wgX * t.wgY;
+    if (lanes > device.limits.maxComputeInvocationsPerWorkgroup || gemmSharedBytes(t) > device.limits.maxComputeWorkgroupStorageSize) {
+      const { rows, cols } = gemmFootprint(t);
+      throw new UnsupportedError('kernel table', `row '${row.adapter}': a ${rows}x${cols} GEMM tile with ${lanes} invocations ` +
+        `and ${gemmSharedBytes(t)} B of workgroup memory exceeds this device's limits ` +
+        `(${device.limits.maxComputeInvocationsPerWorkgroup} invocations, ${device.limits.maxComputeWorkgroupStorageSize} B)`);
+    }
+  }
+}
+
+const chosen = new WeakMap<Device, KernelRow>();
+
+/** The row a device runs: the override if one was set, else its class's row (or `default` where that cannot run). */
+export function kernelRow(device: Device): KernelRow {
+  let row = chosen.get(device);
+  if (!row) {
+    row = KERNEL_ROWS[adapterClass(deviceFacts(device))];
+    try {
+      checkKernelRow(device, row);
+    } catch {
+      row = KERNEL_ROWS.default;
+    }
+    chosen.set(device, row);
+  }
+  return row;
+}
+
+/**
+ * Overrides the row of `device` (a class name or a custom row); `null` returns to the automatic choice. Throws
+ * UnsupportedError, before any GPU work, when the row cannot run here.
+ */
+export function setKernelRow(device: Device, row: AdapterClass | KernelRow | null): void {
+  if (row === null) {
+    chosen.delete(device);
+    return;
+  }
+  const r = typeof row === 'string' ? KERNEL_ROWS[row] : row;
+  if (!r) throw new UnsupportedError('kernel table', `unknown adapter class '${String(row)}' (one of ${ADAPTER_CLASSES.join(', ')})`);
+  checkKernelRow(device, r);
+  chosen.set(device, r);
+}
+
+/** The rows that can run on `device` (tests force each in turn). */
+export function runnableRows(device: Device): KernelRow[] {
+  return ADAPTER_CLASSES.map((c) => KERNEL_ROWS[c]).filter((r) => {
+    try {
+      checkKernelRow(device, r);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
