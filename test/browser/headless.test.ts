@@ -146,6 +146,8 @@ describe('demo page in headless chromium', () => {
     // 7. A diffusers folder URL (served next to the page): the model is replaced; the device's pipelines are reused.
     await page.fill('#model-url', 'models/tiny-sd/');
     await page.click('#load-url');
+    // the page is still in step 6's 'error' state until the click's handler runs: wait for the load to start first
+    expect(await waitForState(page, ['loading', 'loaded'], upTo(5_000))).toMatch(/^load(ing|ed)$/);
     expect(await waitForState(page, ['loaded', 'error'], upTo(60_000))).toBe('loaded');
     expect(await statusOf(page)).toMatch(/^loaded tiny-sd in [\d.]+s \(f32, the folder's tokenizer\)$/);
     phase('url load');
