@@ -2,7 +2,7 @@ import { arange, linspace, roundHalfEven } from './numpy_compat.js';
 import { SchedulerBase } from './base.js';
 
 /**
- * What DDIM and PNDM share: integer training timesteps with no noise-level (sigma) table, unit initial noise and an
+ * What DDIM, PNDM and LCM share: integer training timesteps with no noise-level (sigma) table, unit initial noise and an
  * unscaled model input, and diffusers' `timestep_spacing` rules.
  */
 export abstract class DiscreteTimeScheduler<T> extends SchedulerBase<T> {

@@ -1,6 +1,6 @@
 import { ParameterError } from '@sd-webgpu/tensor';
 import type { TorchGenerator } from '../rng/torch_generator.js';
-import { SchedulerBase } from './base.js';
+import { DiscreteTimeScheduler } from './discrete_base.js';
 import { linspace } from './numpy_compat.js';
 import { x0FromAlphaBar } from './prediction.js';
 import type { Img2ImgTimesteps, StepResult } from './types.js';
@@ -19,21 +19,9 @@ import type { Img2ImgTimesteps, StepResult } from './types.js';
  * The noise comes from the pipeline's own generator (LatentConsistencyModelPipeline hands it to `step`), one
  * latent-sized draw per step except the last. `predOriginalSample` is `denoised` (diffusers' LCM output field).
  */
-export class LcmScheduler<T> extends SchedulerBase<T> {
+export class LcmScheduler<T> extends DiscreteTimeScheduler<T> {
   readonly name = 'lcm' as const;
   static readonly SIGMA_DATA = 0.5;
-
-  get sigmas(): null {
-    return null;
-  }
-
-  get initNoiseSigma(): number {
-    return 1;
-  }
-
-  inputScale(): number {
-    return 1;
-  }
 
   /** The ascending distillation grid `[1..N]·(T/N) − 1` (diffusers `lcm_origin_timesteps` before reversal). */
   originTimesteps(): number[] {
