@@ -8,8 +8,11 @@ import { resolve } from 'node:path';
 export const root = process.env.SD_WEBGPU_ROOT ?? resolve(import.meta.dirname, '..');
 const pkg = (name) => resolve(root, `packages/${name}/src/index.ts`);
 
-/** Writes the bundle of `entry` (relative to the repository root or absolute) to `outfile` (an .mjs path). */
-export async function bundleTs(entry, outfile) {
+/**
+ * Writes the bundle of `entry` (relative to the repository root or absolute) to `outfile` (an .mjs path).
+ * `external` overrides the packages left out (bench/gpu inlines all but Dawn); `sourcemap: false` omits the map.
+ */
+export async function bundleTs(entry, outfile, { external = ['webgpu', 'pngjs', 'jpeg-js', 'bullmq', 'ioredis', 'esbuild'], sourcemap = true } = {}) {
   await build({
     entryPoints: [resolve(root, entry)],
     outfile,
@@ -17,8 +20,8 @@ export async function bundleTs(entry, outfile) {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    sourcemap: 'inline',
-    external: ['webgpu', 'pngjs', 'jpeg-js', 'bullmq', 'ioredis', 'esbuild'],
+    sourcemap: sourcemap ? 'inline' : false,
+    external,
     alias: {
       '@sd-webgpu/tensor': pkg('tensor'),
       '@sd-webgpu/kernels': pkg('kernels'),
