@@ -194,6 +194,12 @@ export function conv2d(
   return y;
 }
 
+/** A weight's storage: packed `[I·kh·kw, O4·4]` or PyTorch-layout `[O, I, kh, kw]`, and the tensor that holds it. */
+function weightLayout(weight: Tensor | PackedConv2dWeight): { packed: boolean; layout: 'packed' | 'native'; wTensor: Tensor } {
+  const packed = isPackedConv2dWeight(weight);
+  return { packed, layout: packed ? 'packed' : 'native', wTensor: packed ? weight.tensor : weight };
+}
+
 /**
  * The GEMM core: M = output channels, N = output pixels, K = I·kh·kw, one dispatch per chunk of ./conv2d/plan.ts
  * (weights used in the layout they come in: packed `[I·kh·kw, O4·4]` or PyTorch `[O, I·kh·kw]`).
@@ -204,9 +210,7 @@ function runGemm(
 ): void {
   const device = x.device;
   const dtype = x.dtype as 'f32' | 'f16';
-  const packed = isPackedConv2dWeight(weight);
-  const layout = packed ? 'packed' : 'native';
-  const wTensor = packed ? weight.tensor : weight;
+  const { packed, layout, wTensor } = weightLayout(weight);
   const { rows, cols } = gemmFootprint(tile);
   const tiles = Math.ceil(g.hout * g.wout / cols);
   const align = device.limits.minStorageBufferOffsetAlignment;
@@ -242,9 +246,7 @@ function runPointwise(
 ): void {
   const device = x.device;
   const dtype = x.dtype as 'f32' | 'f16';
-  const packed = isPackedConv2dWeight(weight);
-  const layout = packed ? 'packed' : 'native';
-  const wTensor = packed ? weight.tensor : weight;
+  const { packed, layout, wTensor } = weightLayout(weight);
   const hw4 = g.w / 4;
   const pgroups = Math.ceil(hw4 / (CONV2D_LANES * tile.vec));
   const align = device.limits.minStorageBufferOffsetAlignment;
