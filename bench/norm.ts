@@ -4,7 +4,7 @@
 // write of y (the minimum traffic). --tune compares group-norm chunk sizes / workgroup sizes and layer-norm
 // launch shapes side by side (they are module-level tables read at dispatch time).
 import { Device, type Tensor } from '@sd-webgpu/tensor';
-import { GROUP_NORM_TUNING, LAYER_NORM_TUNING, groupNorm, layerNorm } from '../packages/kernels/src/norm';
+import { groupNorm, layerNorm } from '../packages/kernels/src/norm';
 import { type BenchCase, type BenchResult, benchCases, writeResults } from './harness';
 
 /** benchCases plus the process CPU time per run halved for 2 cores (steadier than wall time on a shared machine). */
@@ -63,35 +63,6 @@ export async function main(args: Record<string, string | true>): Promise<void> {
   const quick = Boolean(args.quick);
   const results: BenchResult[] = [];
   const vae = quick ? [1, 128, 256, 256] : [1, 128, 512, 512];
-  if (args.tune) {
-    const base = { ...GROUP_NORM_TUNING };
-    for (const t of [
-      { chunk: 4096, maxChunks: 64, workgroup: 64 }, // the first version: 64 lanes
-      { chunk: 4096, maxChunks: 64, workgroup: 256 },
-      { chunk: 1024, maxChunks: 64, workgroup: 8 },
-      { chunk: 4096, maxChunks: 64, workgroup: 8 },
-      { chunk: 16384, maxChunks: 64, workgroup: 8 },
-      { chunk: 4096, maxChunks: 64, workgroup: 16 },
-      { chunk: 1 << 30, maxChunks: 1, workgroup: 8 }, // one workgroup per group: no parallel reduction
-    ]) {
-      Object.assign(GROUP_NORM_TUNING, t);
-      const tag = ` chunk ${t.chunk > 1e6 ? 'whole' : t.chunk} wg ${t.workgroup}`;
-      results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], 'f32', true, tag, 5)));
-      results.push(...(await benchGroupNorm(device, [1, 128, 256, 256], 'f32', false, tag, 3)));
-      results.push(...(await benchGroupNorm(device, [2, 1280, 8, 8], 'f32', false, tag, 5)));
-    }
-    Object.assign(GROUP_NORM_TUNING, base);
-    const lbase = { ...LAYER_NORM_TUNING };
-    for (const t of [{ lanes: 64, rows: 1 }, { lanes: 8, rows: 1 }, { lanes: 8, rows: 16 }, { lanes: 8, rows: 64 }, { lanes: 16, rows: 16 }]) {
-      Object.assign(LAYER_NORM_TUNING, t);
-      results.push(...(await benchLayerNorm(device, [2, 4096, 320], 'f32', ` ${t.lanes}x${t.rows}`)));
-      results.push(...(await benchLayerNorm(device, [2, 77, 768], 'f32', ` ${t.lanes}x${t.rows}`)));
-    }
-    Object.assign(LAYER_NORM_TUNING, lbase);
-    writeResults('norm-tune', device, results);
-    device.dispose();
-    return;
-  }
   for (const dtype of dtypes) {
     results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, false, '', 5)));
     results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, true, '', 5)));

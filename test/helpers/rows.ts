@@ -9,7 +9,7 @@ import {
  * `nvidia/amd`). Kernel tests run each on the test device by forcing the row, so every GPU row's kernels are checked
  * against the CPU references on lavapipe.
  */
-export function distinctRows(op: 'matmul' | 'conv2d' | 'attention'): [string, KernelRow][] {
+export function distinctRows(op: 'matmul' | 'conv2d' | 'attention' | 'norm' | 'softmax'): [string, KernelRow][] {
   const groups = new Map<string, AdapterClass[]>();
   for (const c of ADAPTER_CLASSES) {
     const key = JSON.stringify(KERNEL_ROWS[c][op]);

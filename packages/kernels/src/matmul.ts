@@ -15,7 +15,7 @@ import { chooseTile, type MatmulLayout } from './matmul/tiles.js';
 import { matmulKernel, tileOf } from './matmul/wgsl.js';
 import { type GemmTile, checkGemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
 import { gemmMatmulHooks } from './gemm/matmul.js';
-import { checkKernelRow, kernelRow } from './table.js';
+import { KERNEL_ROWS, checkKernelRow, kernelRow } from './table.js';
 
 export { type MatmulVariant, matmulKernel, variantName as matmulVariantName } from './matmul/wgsl.js';
 
@@ -127,7 +127,7 @@ function record(a: Tensor, b: Tensor, y: Tensor, bias: Tensor | undefined, g: Ge
     throw new UnsupportedError('matmul', 'tile: give either gemm or rows/cols, not both');
   }
   if (subgroup) {
-    if (force) checkKernelRow(device, { adapter: 'lavapipe', matmul: 'subgroup', conv2d: 'subgroup', attention: 'subgroup' });
+    if (force) checkKernelRow(device, KERNEL_ROWS.lavapipe);
     recordSubgroup(a, b, y, bias, g, force);
   } else {
     recordGemm(a, b, y, bias, g, force?.gemm ?? (row.matmul as GemmTile));
