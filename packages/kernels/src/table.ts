@@ -6,8 +6,10 @@
  * Rows:
  * - `lavapipe`: the subgroup-broadcast kernels tuned on Mesa's CPU driver (8-lane subgroups, every storage load a
  *   per-lane loop): ./matmul/wgsl.ts, ./conv2d/subgroup.ts and ./conv2d/pointwise.ts, subgroup attention.
- * - every other row: the GEMM core (./gemm/core.ts) for matmul/linear and conv2d, with a tile per row, and the direct
- *   attention kernel. SwiftShader (a CPU driver with 4-lane subgroups and an LLVM-based compiler that took over a
+ *   Its reductions (norms, softmax) are 8-lane workgroups that read all partials (./reduce.ts `serial`).
+ * - every other row: the GEMM core (./gemm/core.ts) for matmul/linear and conv2d, with a tile per row. The GPU rows
+ *   add 64/256-lane reductions (subgroupAdd/Max where the device has subgroups, else a log-step tree) and flash
+ *   attention (K/V tiles in workgroup memory, ./flash.ts). SwiftShader (a CPU driver with 4-lane subgroups and an LLVM-based compiler that took over a
  *   minute per heavily unrolled conv shader) gets a small 64-invocation tile whose rolled loops compile in a second.
  *   The GPU rows (NVIDIA, AMD, Apple, Intel, unknown) use 64- or 256-invocation workgroups; their tiles are starting
  *   points chosen from the hardware's wave sizes and 16 KiB of workgroup memory, checked against the CPU references
@@ -66,6 +68,10 @@ const SWIFTSHADER_CONV: Conv2dTile = { tileX: 4, tileY: 1, vec: 1 };
  * and softmax 8 beat 1 by 1.5x).
  */
 const LAVAPIPE_NORM: ReductionShape = { reduce: 'serial', lanes: 8, wide: 8, rows: 16 };
+// SwiftShader takes the same reductions, measured there (`npm run bench -- norm|softmax --quick --row
+// swiftshader,nvidia`, bench/results/{norm,softmax}-swiftshader.json, f32 GPU-timer ms): group norm 2x320x64² 52
+// vs 697 (GPU row: 256 lanes + subgroupAdd), layer norm 2x4096x320 87 vs 1042, softmax 2x8x1024x77 139 vs 1485,
+// 1x8x1024² 270 vs 987. Its 4-lane subgroups and barrier-as-coroutine-switch make wide workgroups 4-14x slower.
 const LAVAPIPE_SOFTMAX: ReductionShape = { reduce: 'serial', lanes: 8, wide: 8, rows: 8 };
 /**
  * GPU reductions: 64 lanes (two NVIDIA warps, one AMD wave) per row, 256 for rows and group chunks of at least 1024
