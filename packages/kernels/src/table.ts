@@ -84,6 +84,11 @@ const GPU_REDUCTION: ReductionShape = { reduce: 'subgroup', lanes: 64, wide: 256
  * memory (D 40: 32 keys, D 64/80: 16, D 160: 8; the VAE's D 512 would get 3 keys, so it runs `direct`).
  */
 const GPU_FLASH: FlashTile = { lanes: 64, rows: 1, keys: 32, tileBytes: 12288 };
+// SwiftShader keeps `direct` attention, measured there (`npm run bench -- attention --quick --row swiftshader,nvidia`,
+// bench/results/attention-swiftshader.json, f32 GFLOP/s): self 1x8x1024² D 40 direct 0.25 vs flash 0.16, cross
+// 1024x77 0.24 vs 0.12, CLIP causal 0.29 vs 0.10 (a CPU driver gains nothing from staging: its barriers cost more).
+// On lavapipe the flash kernel runs at 1.0-1.2 GFLOP/s against the subgroup kernel's 8-9.5
+// (bench/results/attention-lavapipe.json): it is for GPUs, checked here for correctness only.
 
 const gpuRow = (adapter: AdapterClass, tile: GemmTile): KernelRow => ({
   adapter, matmul: tile, conv2d: tile, attention: { flash: GPU_FLASH }, norm: GPU_REDUCTION, softmax: GPU_REDUCTION,
