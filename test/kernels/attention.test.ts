@@ -122,7 +122,7 @@ describe('attention', () => {
           expectClose(await y.data(), fx.outputs.y!.data as Float32Array, { atol: 1e-5, shape: q!.shape }, name); // README §2
           for (const t of [tq!, tk!, tv!, y]) t.dispose();
         }
-      });
+      }, { gpuRowsOnSwiftShader: true });
     });
   }
 

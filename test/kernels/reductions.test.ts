@@ -74,7 +74,7 @@ describe('reductions on every kernel-table row', () => {
           expectClose(await y.data(), fx.outputs.y!.data as Float32Array, { atol: name.includes('offset50') ? 1e-4 : 1e-5 }, name);
           for (const t of [tx!, tw!, tb!, y]) t.dispose();
         }
-      });
+      }, { gpuRowsOnSwiftShader: true });
     });
 
     it(`layer norm: ${label}`, async (ctx) => {
@@ -102,7 +102,7 @@ describe('reductions on every kernel-table row', () => {
         const y = layerNorm(tx!, tw!, tb!, { eps: fx.attrs.eps });
         expectClose(await y.data(), fx.outputs.y!.data as Float32Array, { atol: 1e-5 }, 'layer_norm_1x5x768_offset20'); // README §2
         for (const t of [tx!, tw!, tb!, y]) t.dispose();
-      });
+      }, { gpuRowsOnSwiftShader: true });
     });
   }
 
@@ -139,7 +139,7 @@ describe('reductions on every kernel-table row', () => {
           expectClose(await y.data(), fx.outputs.y!.data as Float32Array, { atol: 1e-6 }, name); // README §2: 1e-6
           for (const t of [tx, y]) t.dispose();
         }
-      });
+      }, { gpuRowsOnSwiftShader: true });
     });
   }
 });
