@@ -24,3 +24,16 @@ export function cachedPlan<T>(device: Device, family: string, key: string, build
   }
   return plan;
 }
+
+const ids = new WeakMap<object, number>();
+let nextId = 1;
+
+/**
+ * A small integer naming `o` for as long as it lives (never reused): plan keys name a kernel-table row by identity,
+ * so a row forced with setKernelRow (or a new row object with more fields) can never be served another row's plan.
+ */
+export function objectId(o: object): number {
+  let id = ids.get(o);
+  if (id === undefined) ids.set(o, (id = nextId++));
+  return id;
+}
