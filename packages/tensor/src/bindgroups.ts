@@ -32,14 +32,13 @@ interface Entry {
 /** Default cap: a few SD 1.5 UNet evaluations' worth of distinct bind groups (~600 each). */
 const DEFAULT_CAP = 16384;
 
-/** Hash of the first `n` integers of `key` (FNV-style multiply-xor over 32-bit words). */
+/**
+ * Hash of the first `n` integers of `key` (FNV-style multiply-xor over their low 32 bits; offsets past 4 GiB only
+ * weaken the hash, never the lookup, which compares whole keys).
+ */
 function hashKey(key: ArrayLike<number>, n: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < n; i++) {
-    const v = key[i]!;
-    h = Math.imul(h ^ (v >>> 0), 0x01000193);
-    h = Math.imul(h ^ ((v / 4294967296) >>> 0), 0x01000193); // high bits of offsets/sizes past 4 GiB
-  }
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
   return h >>> 0;
 }
 
