@@ -1,13 +1,15 @@
-// `npm run bench -- txt2img512 [--dtype f16|f32] [--latent 64] [--tile N] [--skip-unet] [--write]`: the phases of one SD 1.5 txt2img
+// `npm run bench -- txt2img512 [--dtype f16|f32] [--latent 64] [--tile N] [--skip-unet] [--low-memory] [--write]`: the phases of one SD 1.5 txt2img
 // (full configuration, random weights) on a device with WebGPU's DEFAULT limits (128 MiB per storage binding, 256 MiB
 // per buffer): text encoder (batch 2), one classifier-free-guidance UNet step at the `latent`² latent (64 → 512²),
 // VAE decode to `8·latent`² pixels (untiled, or tiled with `--tile N` latents; tiling is on by default above 64).
-// `--skip-unet` leaves the UNet step out (it is the slowest phase on a CPU adapter).
+// `--skip-unet` leaves the UNet step out (it is the slowest phase on a CPU adapter). `--low-memory` holds what the
+// pipeline's `lowMemory` holds, so its peak is measured rather than derived: the VAE encoder is freed after the build
+// and the text encoder after its phase (the same `disposeModule` calls StableDiffusion makes).
 // Prints time per phase, the pool's live bytes split into weights / activations / pool overhead, the peak with
 // everything resident and the peak `lowMemory` would have, and the largest binding and buffer the device ever made.
 import { Device, ParameterError } from '@sd-webgpu/tensor';
 import { concat, linearCombination, slice } from '@sd-webgpu/kernels';
-import { RandomStore, loadDefaultTokenizer, parameterBytes, sd15 } from '@sd-webgpu/models';
+import { RandomStore, disposeModule, loadDefaultTokenizer, parameterBytes, sd15 } from '@sd-webgpu/models';
 import { StableDiffusion } from '@sd-webgpu/pipeline';
 import { writeResults } from './harness';
 
@@ -37,6 +39,7 @@ export async function main(args: Record<string, string | true>): Promise<void> {
   const requested = args.dtype ?? 'f16';
   if (requested !== 'f16' && requested !== 'f32') throw new ParameterError('bench txt2img512', '--dtype', `must be f16 or f32, got ${String(requested)}`);
   const tile = args.tile === undefined ? undefined : intFlag(args, 'tile', 64);
+  const lowMemory = args['low-memory'] === true;
 
   const device = await Device.create({ limits: 'default' });
   const dtype = device.floatType(requested);
@@ -71,6 +74,11 @@ export async function main(args: Record<string, string | true>): Promise<void> {
       vaeDecoder: parameterBytes(sd.vae.decoder) + parameterBytes(sd.vae.post_quant_conv),
     };
     const weightBytes = Object.values(weights).reduce((a, b) => a + b, 0);
+    if (lowMemory) { // StableDiffusion.load with lowMemory: txt2img never needs the VAE encoder
+      disposeModule(sd.vae.encoder);
+      disposeModule(sd.vae.quant_conv);
+      await device.sync();
+    }
     console.log(`SD 1.5 random ${dtype} weights built in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${device.adapterInfo.description} ` +
       `(limits: binding ${mib(device.limits.maxStorageBufferBindingSize)}, buffer ${mib(device.limits.maxBufferSize)}): ` +
       `text encoder ${mib(weights.textEncoder)}, UNet ${mib(weights.unet)}, VAE encoder ${mib(weights.vaeEncoder)}, ` +
@@ -83,6 +91,7 @@ export async function main(args: Record<string, string | true>): Promise<void> {
     const idsT = device.tensor(ids, [2, len], 'i32');
     const context = await phase('text encoder (batch 2)', () => sd.textEncoder.forward(idsT));
     idsT.dispose();
+    if (lowMemory) disposeModule(sd.textEncoder); // encodePrompt with lowMemory frees it once the encoding has run
     // 2. one CFG UNet step
     const shape = [1, configs.unet.inChannels, latent, latent];
     const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
@@ -102,24 +111,26 @@ export async function main(args: Record<string, string | true>): Promise<void> {
     image.dispose();
     x.dispose();
 
-    // Peaks: measured with everything resident; lowMemory frees the text encoder after phase 1 and never loads the
-    // VAE encoder for txt2img, so its peak is each phase's measured peak minus the weights it would not hold.
-    const peakResident = Math.max(...phases.map((p) => p.peakLive));
-    const peakLow = Math.max(...phases.map((p, i) => p.peakLive - weights.vaeEncoder - (i > 0 ? weights.textEncoder : 0)));
+    // Peaks: with --low-memory the measured peak is lowMemory's and the resident one is derived (adding back the weights
+    // it freed), else the other way round: lowMemory frees the text encoder after phase 1 and never holds the VAE
+    // encoder for txt2img, and the pool's accounting is additive.
+    const freed = (i: number) => weights.vaeEncoder + (i > 0 ? weights.textEncoder : 0);
+    const peakResident = Math.max(...phases.map((p, i) => p.peakLive + (lowMemory ? freed(i) : 0)));
+    const peakLow = Math.max(...phases.map((p, i) => p.peakLive - (lowMemory ? 0 : freed(i))));
     const s = device.pool.stats;
     const summary = {
-      dtype, latent, pixels: px, tile: tile ?? null, unet: !args['skip-unet'], weights, weightBytes, phases,
+      dtype, latent, pixels: px, tile: tile ?? null, unet: !args['skip-unet'], lowMemory, measured: lowMemory ? 'lowMemory' : 'resident', weights, weightBytes, phases,
       peakResidentBytes: peakResident, peakLowMemoryBytes: peakLow,
       peakActivationBytes: Math.max(...phases.map((p) => p.peakLive - p.liveBefore)),
       poolOverheadBytes: Math.max(...phases.map((p) => p.peakAllocated - p.peakLive)),
       largestBindingBytes: device.largestBindingBytes, largestBufferBytes: s.largestBufferBytes,
       limits: { binding: device.limits.maxStorageBufferBindingSize, buffer: device.limits.maxBufferSize },
     };
-    console.log(`peak ${mib(peakResident)} everything resident, ${mib(peakLow)} with lowMemory; weights ${mib(weightBytes)}, ` +
+    console.log(`peak ${mib(peakResident)} everything resident, ${mib(peakLow)} with lowMemory (${lowMemory ? 'lowMemory measured' : 'resident measured'}); weights ${mib(weightBytes)}, ` +
       `largest activation phase ${mib(summary.peakActivationBytes)}, pool overhead (free lists at the peak) ≤ ${mib(summary.poolOverheadBytes)}; ` +
       `largest binding ${mib(summary.largestBindingBytes)} (limit ${mib(summary.limits.binding)}), ` +
       `largest buffer ${mib(summary.largestBufferBytes)} (limit ${mib(summary.limits.buffer)})`);
-    if (args.write) writeResults(`txt2img512-${dtype}-${px}${tile ? `-tile${tile}` : ''}`, device, summary);
+    if (args.write) writeResults(`txt2img512-${dtype}-${px}${tile ? `-tile${tile}` : ''}${lowMemory ? '-lowmem' : ''}`, device, summary);
     sd.dispose();
   } finally {
     device.dispose();
