@@ -89,11 +89,13 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
       x.shape, weight.shape,
     ]);
   }
-  const outF = weight.shape[0]!;
-  const x2 = x.reshape([x.shape.slice(0, -1).reduce((s, d) => s * d, 1), inF]);
+  // rank >= 2: matmul folds x's (contiguous) batch dims into M against the shared weight, the same single GEMM as
+  // over the flattened rows, without the two reshaped views
+  if (x.rank >= 2) return matmul(x, weight, { transB: true, bias });
+  const x2 = x.reshape([1, inF]);
   try {
     const y = matmul(x2, weight, { transB: true, bias });
-    const out = y.reshape([...x.shape.slice(0, -1), outF]);
+    const out = y.reshape([weight.shape[0]!]);
     y.dispose();
     return out;
   } finally {
