@@ -36,13 +36,14 @@ const DEFAULT_CAP = 16384;
  * Hash of the first `n` integers of `key` (FNV-style multiply-xor over their low 32 bits; offsets past 4 GiB only
  * weaken the hash, never the lookup, which compares whole keys).
  */
-function hashKey(key: ArrayLike<number>, n: number): number {
+export function hashInts(key: ArrayLike<number>, n: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < n; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
   return h >>> 0;
 }
 
-function sameKey(a: Float64Array, b: ArrayLike<number>, n: number): boolean {
+/** Whether `a` holds exactly the first `n` numbers of `b`. */
+export function sameInts(a: ArrayLike<number>, b: ArrayLike<number>, n: number): boolean {
   if (a.length !== n) return false;
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -85,11 +86,11 @@ export class BindGroupCache {
    * key must identify the pipeline (hence the layout) and every entry's buffer (by `id`), offset and size.
    */
   get(key: ArrayLike<number>, n: number, layout: GPUBindGroupLayout, makeEntries: () => GPUBindGroupEntry[]): GPUBindGroup {
-    const hash = hashKey(key, n);
+    const hash = hashInts(key, n);
     const bucket = this.#byHash.get(hash);
     if (bucket) {
       for (const e of bucket) {
-        if (sameKey(e.key, key, n)) {
+        if (sameInts(e.key, key, n)) {
           this.#stats.hits++;
           return e.group;
         }
