@@ -8,6 +8,7 @@ import { conv2dRef } from '../../packages/kernels/src/reference/conv2d';
 import { testDevice } from '../helpers/device';
 import { expectClose } from '../helpers/fixtures';
 import { withRow } from '../helpers/rows';
+import { cachedPlanByInts } from '../../packages/kernels/src/plans';
 
 // matmul and conv2d memoise their plans (kernel, windows, uniforms) per kernel-row object, dtypes and shapes
 // (../../packages/kernels/src/plans.ts). Each test below calls an op twice with inputs that a key missing one of
@@ -123,5 +124,18 @@ describe('plan memos of matmul and conv2d', () => {
     // f16 storage: inputs and the output rounded to f16 (relative 2^-11 each)
     expectClose(await y16.float32(), want.data, { atol: 2e-3, rtol: 4e-3, shape: want.shape }, 'matmul f16');
     for (const t of [a32, b32, a16, b16, y16]) t.dispose();
+  });
+
+  it('numeric plan keys: only the first n numbers count, and every one of them counts', async () => {
+    const dev = await testDevice();
+    let builds = 0;
+    const get = (key: number[], n: number) => cachedPlanByInts(dev, 'test_ints', key, n, () => ({ id: ++builds }));
+    const a = get([1, 2, 3, 99], 3);
+    expect(get([1, 2, 3, -5], 3)).toBe(a); // the scratch tail past n is ignored
+    expect(get([1, 2, 3, 0], 4)).not.toBe(a); // a longer key is another plan, even with a zero
+    expect(get([1, 2, 4], 3)).not.toBe(a);
+    expect(get([3, 2, 1], 3)).not.toBe(a);
+    expect(get([1, 2, 3 + 2 ** 32], 3)).not.toBe(a); // same low 32 bits (same hash), other key
+    expect(builds).toBe(5);
   });
 });
