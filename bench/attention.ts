@@ -1,11 +1,14 @@
-// `npm run bench -- attention [--quick] [--dtype f32|f16] [--tune]`
+// `npm run bench -- attention [--quick] [--dtype f32|f16] [--tune] [--row NAME|all]`
 // SD 1.5 attention shapes: UNet self-attention at 512² (batch 2, 8 heads x 4096 tokens x D 40, ~43 GFLOP, ~3.7 s
 // here), cross-attention (4096 x 77), the VAE mid-block (1 head, 4096 tokens, D 512), CLIP's causal 77 x 77.
 // GFLOP/s counts 4·B·H·Sq·Sk·D (two matmuls). --quick uses 1024 tokens (batch 1); --tune compares launch shapes
-// side by side at the --quick sizes.
+// side by side at the --quick sizes; --row times another kernel-table row's choice (./rows.ts; `all`: every row that
+// runs here). compileMs is the wall time of the first (tiny) run, pipeline compilation included. Writes
+// bench/results/attention-<adapter class>.json.
 import { Device, type Tensor } from '@sd-webgpu/tensor';
 import { type AttentionTuning, attention, attentionTuning } from '../packages/kernels/src/attention';
 import { type BenchCase, type BenchResult, benchCases, writeResults } from './harness';
+import { benchRows, resultsName, withBenchRow } from './rows';
 
 interface Shape {
   label: string;
@@ -63,6 +66,10 @@ function candidates(device: Device, d: number): AttentionTuning[] {
   if (attentionTuning(device, d).mode === 'subgroup') {
     for (const rows of [1, 2, 4, 6, 8]) list.push({ mode: 'subgroup', lanes: 8, rows, keys: 8, chunk: d });
   }
+  for (const [lanes, rows] of [[64, 1], [32, 2], [16, 4]] as const) {
+    const keys = Math.min(32, 2 ** Math.floor(Math.log2(12288 / (8 * d))));
+    if (keys >= 4) list.push({ mode: 'flash', lanes, rows, keys, chunk: d });
+  }
   return list;
 }
 
@@ -72,30 +79,41 @@ export async function main(args: Record<string, string | true>): Promise<void> {
   const mode = args.quick || args.tune ? 'quick' : 'full';
   const results: BenchResult[] = [];
   console.log(`adapter: ${device.adapterInfo.description || device.adapterInfo.vendor}; mode ${mode}`);
-  for (const s of shapes(mode)) {
-    for (const dtype of dtypes) {
-      const tunings = args.tune ? candidates(device, s.d) : [attentionTuning(device, s.d)];
-      for (const tuning of tunings) {
-        // Compile outside the timing: one run of the same variant on a tiny shape.
-        const warm = makeCase(device, { ...s, b: 1, sq: 8, sk: 8 }, dtype, tuning);
-        device.scope(warm.run);
-        await device.sync();
-        warm.dispose();
-        const c = makeCase(device, s, dtype, tuning);
-        const iters = mode === 'full' ? 2 : 3;
-        const warmup = 0; // compiled above
-        // CPU time of the process (lavapipe's worker threads) per run, halved for 2 cores: steadier than wall or
-        // timestamp time on a machine shared with other jobs.
-        const cpu0 = process.cpuUsage();
-        const [r] = await benchCases(device, [c], { warmup, iters });
-        const cpu = process.cpuUsage(cpu0);
-        const cpuMs = (cpu.user + cpu.system) / 1000 / iters / 2;
-        console.log(`${''.padEnd(44)} cpu/2 ${cpuMs.toFixed(2).padStart(9)} ms  ${(c.flops! / cpuMs / 1e6).toFixed(2)} GFLOP/s`);
-        results.push({ ...r!, cpuMsPerCore: cpuMs } as BenchResult);
-        c.dispose();
+  for (const row of args.tune ? [null] : benchRows(device, args.row)) {
+    const measure = async () => {
+      for (const s of shapes(mode)) {
+        for (const dtype of dtypes) {
+          const tunings = args.tune ? candidates(device, s.d) : [attentionTuning(device, s.d)];
+          for (const tuning of tunings) results.push(await measureOne(device, s, dtype, tuning, mode, row ? ` [${row.adapter}]` : ''));
+        }
       }
-    }
+    };
+    await (row ? withBenchRow(device, row, measure) : measure());
   }
-  writeResults(args.tune ? 'attention-tune' : 'attention', device, results);
+  writeResults(resultsName(args.tune ? 'attention-tune' : 'attention', device, args.row), device, results);
   device.dispose();
+}
+
+/** Compiles (timed: compileMs) on a tiny shape, then times `s` with `tuning`. */
+async function measureOne(
+  device: Device, s: Shape, dtype: 'f32' | 'f16', tuning: AttentionTuning, mode: 'quick' | 'full', tag: string,
+): Promise<BenchResult> {
+  // Compile outside the timing: one run of the same variant on a tiny shape.
+  const t0 = performance.now();
+  const warm = makeCase(device, { ...s, b: 1, sq: 8, sk: 8 }, dtype, tuning);
+  device.scope(warm.run);
+  await device.sync();
+  warm.dispose();
+  const compileMs = performance.now() - t0;
+  const c = makeCase(device, s, dtype, tuning, tag);
+  const iters = mode === 'full' ? 2 : 3;
+  // CPU time of the process (lavapipe's worker threads) per run, halved for 2 cores: steadier than wall or
+  // timestamp time on a machine shared with other jobs.
+  const cpu0 = process.cpuUsage();
+  const [r] = await benchCases(device, [c], { warmup: 0, iters });
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000 / iters / 2;
+  console.log(`${''.padEnd(44)} cpu/2 ${cpuMs.toFixed(2).padStart(9)} ms  ${(c.flops! / cpuMs / 1e6).toFixed(2)} GFLOP/s  compile ${compileMs.toFixed(0)} ms`);
+  c.dispose();
+  return { ...r!, cpuMsPerCore: cpuMs, compileMs } as BenchResult;
 }

@@ -1,22 +1,26 @@
-// `npm run bench -- norm [--quick] [--dtype f32|f16] [--tune]`
+// `npm run bench -- norm [--quick] [--dtype f32|f16] [--row NAME|all]`
 // Group norm at SD 1.5 shapes (UNet 2x320x64x64 with and without fused SiLU, the VAE decoder's 128 channels at
 // 512x512, a small 2x1280x8x8), layer norm 2x4096x320 and CLIP's 2x77x768. GB/s counts one read of x and one
-// write of y (the minimum traffic). --tune compares group-norm chunk sizes / workgroup sizes and layer-norm
-// launch shapes side by side (they are module-level tables read at dispatch time).
+// write of y (the minimum traffic). --row times another kernel-table row's kernels (./rows.ts; `all`: every row
+// that runs here, side by side); compileMs is the first run's wall time (pipeline compilation included).
+// Writes bench/results/norm-<adapter class>.json.
 import { Device, type Tensor } from '@sd-webgpu/tensor';
-import { GROUP_NORM_TUNING, LAYER_NORM_TUNING, groupNorm, layerNorm } from '../packages/kernels/src/norm';
+import { groupNorm, layerNorm } from '../packages/kernels/src/norm';
 import { type BenchCase, type BenchResult, benchCases, writeResults } from './harness';
+import { benchRows, resultsName, withBenchRow } from './rows';
 
 /** benchCases plus the process CPU time per run halved for 2 cores (steadier than wall time on a shared machine). */
-async function timed(device: Device, c: BenchCase, iters: number): Promise<BenchResult[]> {
+export async function timed(device: Device, c: BenchCase, iters: number): Promise<BenchResult[]> {
+  const t0 = performance.now();
   device.scope(c.run); // compile outside the CPU-time window
   await device.sync();
+  const compileMs = performance.now() - t0;
   const cpu0 = process.cpuUsage();
   const [r] = await benchCases(device, [c], { warmup: 0, iters });
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000 / iters / 2;
   console.log(`${''.padEnd(44)} cpu/2 ${cpuMs.toFixed(2).padStart(9)} ms  ${(c.bytes! / cpuMs / 1e6).toFixed(2)} GB/s`);
-  return [{ ...r!, cpuMsPerCore: cpuMs } as BenchResult];
+  return [{ ...r!, cpuMsPerCore: cpuMs, compileMs } as BenchResult];
 }
 
 const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2 + 0.5);
@@ -63,43 +67,19 @@ export async function main(args: Record<string, string | true>): Promise<void> {
   const quick = Boolean(args.quick);
   const results: BenchResult[] = [];
   const vae = quick ? [1, 128, 256, 256] : [1, 128, 512, 512];
-  if (args.tune) {
-    const base = { ...GROUP_NORM_TUNING };
-    for (const t of [
-      { chunk: 4096, maxChunks: 64, workgroup: 64 }, // the first version: 64 lanes
-      { chunk: 4096, maxChunks: 64, workgroup: 256 },
-      { chunk: 1024, maxChunks: 64, workgroup: 8 },
-      { chunk: 4096, maxChunks: 64, workgroup: 8 },
-      { chunk: 16384, maxChunks: 64, workgroup: 8 },
-      { chunk: 4096, maxChunks: 64, workgroup: 16 },
-      { chunk: 1 << 30, maxChunks: 1, workgroup: 8 }, // one workgroup per group: no parallel reduction
-    ]) {
-      Object.assign(GROUP_NORM_TUNING, t);
-      const tag = ` chunk ${t.chunk > 1e6 ? 'whole' : t.chunk} wg ${t.workgroup}`;
-      results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], 'f32', true, tag, 5)));
-      results.push(...(await benchGroupNorm(device, [1, 128, 256, 256], 'f32', false, tag, 3)));
-      results.push(...(await benchGroupNorm(device, [2, 1280, 8, 8], 'f32', false, tag, 5)));
-    }
-    Object.assign(GROUP_NORM_TUNING, base);
-    const lbase = { ...LAYER_NORM_TUNING };
-    for (const t of [{ lanes: 64, rows: 1 }, { lanes: 8, rows: 1 }, { lanes: 8, rows: 16 }, { lanes: 8, rows: 64 }, { lanes: 16, rows: 16 }]) {
-      Object.assign(LAYER_NORM_TUNING, t);
-      results.push(...(await benchLayerNorm(device, [2, 4096, 320], 'f32', ` ${t.lanes}x${t.rows}`)));
-      results.push(...(await benchLayerNorm(device, [2, 77, 768], 'f32', ` ${t.lanes}x${t.rows}`)));
-    }
-    Object.assign(LAYER_NORM_TUNING, lbase);
-    writeResults('norm-tune', device, results);
-    device.dispose();
-    return;
+  for (const row of benchRows(device, args.row)) {
+    const tag = ` [${row.adapter}]`;
+    await withBenchRow(device, row, async () => {
+      for (const dtype of dtypes) {
+        results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, false, tag, 5)));
+        results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, true, tag, 5)));
+        results.push(...(await benchGroupNorm(device, [2, 1280, 8, 8], dtype, true, tag, 5)));
+        results.push(...(await benchGroupNorm(device, vae, dtype, true, tag, quick ? 3 : 2)));
+        results.push(...(await benchLayerNorm(device, [2, 4096, 320], dtype, tag)));
+        results.push(...(await benchLayerNorm(device, [2, 77, 768], dtype, tag)));
+      }
+    });
   }
-  for (const dtype of dtypes) {
-    results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, false, '', 5)));
-    results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, true, '', 5)));
-    results.push(...(await benchGroupNorm(device, [2, 1280, 8, 8], dtype, true, '', 5)));
-    results.push(...(await benchGroupNorm(device, vae, dtype, true, '', quick ? 3 : 2)));
-    results.push(...(await benchLayerNorm(device, [2, 4096, 320], dtype, '')));
-    results.push(...(await benchLayerNorm(device, [2, 77, 768], dtype, '')));
-  }
-  writeResults('norm', device, results);
+  writeResults(resultsName('norm', device, args.row), device, results);
   device.dispose();
 }

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { type Device, LimitError, ParameterError, ShapeError, UnsupportedError, roundToF16 } from '@sd-webgpu/tensor';
 import { attention, attentionTuning, type AttentionTuning } from '../../packages/kernels/src/attention';
 import { attentionRef } from '../../packages/kernels/src/reference/attention';
+import { KERNEL_ROWS } from '../../packages/kernels/src/table';
 import { createDevice, testDevice } from '../helpers/device';
 import { expectClose, loadCase } from '../helpers/fixtures';
+import { distinctRows, withRow } from '../helpers/rows';
 
 /** Deterministic normal(0, std) values (LCG + Box-Muller). */
 function randn(n: number, seed: number, std = 1): Float32Array {
@@ -90,6 +92,62 @@ describe('attention', () => {
       await check(dev, { b: 1, sq: 19, sk: 23, heads: 2, d: 13, causal: true, tuning: direct(13) }, dtype);
       await check(dev, { b: 1, sq: 21, sk: 70, heads: 1, d: 512, tuning: direct(512) }, dtype);
     }
+  });
+
+  // Every row's kernels (flash on the GPU rows) at SD's head dims: 40/80/160 self- and cross-attention (77 keys: a
+  // partial last tile), query counts that are not a multiple of the workgroup's rows, CLIP's causal 77x77 at D 64,
+  // scalar loads (D 13), batch·heads, and the VAE's single head at D 512 (the GPU rows' direct fallback).
+  const rowCases: Case[] = [
+    { b: 1, sq: 70, sk: 77, heads: 2, d: 40 },
+    { b: 2, sq: 65, sk: 65, heads: 2, d: 40 },
+    { b: 1, sq: 33, sk: 77, heads: 1, d: 80 },
+    { b: 1, sq: 66, sk: 40, heads: 1, d: 160 },
+    { b: 2, sq: 77, sk: 77, heads: 2, d: 64, causal: true },
+    { b: 1, sq: 19, sk: 23, heads: 2, d: 13, causal: true },
+    { b: 1, sq: 21, sk: 70, heads: 1, d: 512 },
+    { b: 1, sq: 33, sk: 40, heads: 2, d: 20, std: 40 },
+  ];
+  for (const [label, row] of distinctRows('attention')) {
+    it(`row ${label}: matches the reference and the fixtures`, async (ctx) => {
+      const dev = await testDevice();
+      await withRow(ctx, dev, row, async () => {
+        for (const cs of rowCases) await check(dev, cs, 'f32');
+        // f16 storage (f32 accumulation) on the cross-attention tail, D 160 and the D 512 fallback.
+        if (dev.features.f16) for (const i of [0, 3, 6]) await check(dev, rowCases[i]!, 'f16');
+        for (const name of ['attention_cross_b1_q64_k77_h8_d40', 'attention_self_b1_q256_k256_h1_d80']) {
+          const fx = await loadCase(`ops/${name}`);
+          const [q, k, v] = (['q', 'k', 'v'] as const).map((n) => fx.inputs[n]!);
+          const [tq, tk, tv] = [q!, k!, v!].map((t) => dev.tensor(t.data as Float32Array, t.shape));
+          const y = attention(tq!, tk!, tv!, { heads: fx.attrs.heads, scale: fx.attrs.scale });
+          expectClose(await y.data(), fx.outputs.y!.data as Float32Array, { atol: 1e-5, shape: q!.shape }, name); // README §2
+          for (const t of [tq!, tk!, tv!, y]) t.dispose();
+        }
+      }, { gpuRowsOnSwiftShader: true });
+    });
+  }
+
+  it('sizes the GPU rows\' flash tiles to fit their workgroup memory and runs direct above it', async (ctx) => {
+    const dev = await testDevice();
+    await withRow(ctx, dev, KERNEL_ROWS.nvidia, async () => {
+      const t = (d: number) => attentionTuning(dev, d);
+      expect([40, 64, 80, 160].map((d) => [t(d).mode, t(d).keys])).toEqual([['flash', 32], ['flash', 16], ['flash', 16], ['flash', 8]]);
+      expect(t(512).mode).toBe('direct');
+    });
+  });
+
+  it('gives the same result for every flash launch shape', async () => {
+    const dev = await testDevice();
+    const flash = (lanes: number, rows: number, keys: number, chunk: number): AttentionTuning => ({ mode: 'flash', lanes, rows, keys, chunk });
+    for (const tuning of [flash(64, 2, 8, 40), flash(32, 1, 4, 20), flash(16, 3, 16, 8)]) {
+      await check(dev, { b: 2, sq: 29, sk: 31, heads: 2, d: 40, causal: true, tuning }, 'f32');
+      await check(dev, { b: 1, sq: 70, sk: 77, heads: 3, d: 40, tuning }, 'f32');
+    }
+    // D 512 with the output split into 128-column slices (a tile of 4 keys: 10 KiB).
+    await check(dev, { b: 1, sq: 21, sk: 70, heads: 1, d: 512, tuning: flash(64, 1, 4, 128) }, 'f32');
+    const huge: AttentionTuning = { mode: 'flash', lanes: 64, rows: 1, keys: 64, chunk: 512 };
+    const q = dev.tensor(new Float32Array(512), [1, 1, 512]);
+    expect(() => attention(q, q, q, { heads: 1 }, huge)).toThrow(/workgroup memory/);
+    q.dispose();
   });
 
   const fixtures = [

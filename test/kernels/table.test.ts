@@ -52,4 +52,12 @@ describe('kernel table', () => {
     if (!sg8) expect(() => setKernelRow(dev, 'lavapipe')).toThrow(/8-lane subgroups/);
     expect(kernelRow(dev)).toBe(auto);
   });
+
+  // `npm run test:swiftshader` (CI) sets SD_WEBGPU_EXPECT_ADAPTER: a missing SwiftShader ICD must fail there, not
+  // quietly run the suite on lavapipe again.
+  const expected = process.env.SD_WEBGPU_EXPECT_ADAPTER;
+  it.skipIf(!expected)(`runs on the adapter the test command asked for (${expected ?? 'not set'})`, async () => {
+    const dev = await testDevice();
+    expect(adapterClass({ ...dev.adapterInfo, subgroups: dev.features.subgroups })).toBe(expected);
+  });
 });

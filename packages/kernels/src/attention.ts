@@ -20,8 +20,9 @@
  * registers; on lavapipe the unsplit D = 512 variant is fastest, see attentionTuning).
  */
 import {
-  type Device, type Kernel, LimitError, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat,
+  type Device, type Kernel, LimitError, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, debugLog,
 } from '@sd-webgpu/tensor';
+import { flashKernel, flashKeys, flashTileBytes } from './flash.js';
 import { cachedPlan } from './plans.js';
 import { kernelRow } from './table.js';
 
@@ -55,8 +56,9 @@ export interface AttentionVariant extends AttentionTuning {
  * `subgroup` (the lavapipe row of ./table.ts: 8-lane subgroups): lane l loads key j0 + l and
  * `subgroupBroadcast` hands it to the others, so each K/V element is loaded once per workgroup instead of once per
  * lane (lavapipe runs every storage load as a per-lane loop, uniform address or not). Needs lanes = keys = 8.
+ * `flash` (the GPU rows): the workgroup stages tiles of `keys` keys in workgroup memory (./flash.ts).
  */
-export type AttentionMode = 'subgroup' | 'direct';
+export type AttentionMode = 'subgroup' | 'direct' | 'flash';
 
 /**
  * Tuning, from side-by-side runs on lavapipe (bench/attention.ts --tune; CPU time of 2 cores, D = 40/64/80/160/512).
@@ -67,8 +69,14 @@ export type AttentionMode = 'subgroup' | 'direct';
  * register files, where this direct-mode choice is a starting point that was not measured.
  */
 export function attentionTuning(device: Device, dim: number): AttentionTuning {
-  const mode: AttentionMode = kernelRow(device).attention;
-  return { mode, lanes: 8, rows: mode === 'subgroup' ? SUBGROUP_ROWS : 4, keys: 8, chunk: dim };
+  const row = kernelRow(device).attention;
+  if (typeof row === 'object') {
+    const keys = flashKeys(row.flash, dim);
+    if (keys > 0) return { mode: 'flash', lanes: row.flash.lanes, rows: row.flash.rows, keys, chunk: dim };
+    debugLog('attention', `head dim ${dim}: a flash tile of 4 keys exceeds ${row.flash.tileBytes} B; running 'direct'`);
+    return { mode: 'direct', lanes: 8, rows: 4, keys: 8, chunk: dim };
+  }
+  return { mode: row, lanes: 8, rows: row === 'subgroup' ? SUBGROUP_ROWS : 4, keys: 8, chunk: dim };
 }
 
 /**
@@ -114,6 +122,7 @@ const cache = new Map<string, Kernel>();
 /** Descriptor of one attention variant (memoized: the same object for the same variant). */
 export function attentionKernel(variant: AttentionVariant): Kernel {
   const { mode, dtype, dim, causal, lanes, rows, keys, chunk } = variant;
+  if (mode === 'flash') return flashKernel(variant);
   if (mode === 'subgroup' && (lanes !== 8 || keys !== 8)) {
     throw new ParameterError('attentionKernel', 'lanes/keys', `subgroup mode needs 8 lanes and 8 keys, got ${lanes} and ${keys}`);
   }
@@ -276,8 +285,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (t.mode === 'subgroup' && !device.features.subgroups) {
     throw new UnsupportedError(op, 'subgroup mode needs the device feature "subgroups"');
   }
+  if (t.mode === 'flash' && flashTileBytes(dim, t.keys, t.chunk) > device.limits.maxComputeWorkgroupStorageSize) {
+    throw new LimitError(op, `flash tiles of ${t.keys} keys at head dim ${dim} need ${flashTileBytes(dim, t.keys, t.chunk)} B ` +
+      `of workgroup memory (this device: ${device.limits.maxComputeWorkgroupStorageSize} B)`);
+  }
   const variant = () => attentionKernel({ dtype: q.dtype as 'f32' | 'f16', dim, causal, ...t });
-  const kernel = tuning ? variant() : cachedPlan(device, 'attention', `${q.dtype}|${dim}|${causal}`, variant);
+  const key = `${q.dtype}|${dim}|${causal}|${t.mode}|${t.lanes}|${t.rows}|${t.keys}|${t.chunk}`;
+  const kernel = tuning ? variant() : cachedPlan(device, 'attention', key, variant);
   const vec = dim % 4 === 0 ? 4 : 1;
   const nchunks = dim / t.chunk;
   const qBlocks = Math.ceil(sq / (t.lanes * t.rows));

@@ -16,7 +16,7 @@ import { matmulKernel, tileOf } from './matmul/wgsl.js';
 import { type GemmTile, checkGemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
 import { gemmMatmulHooks } from './gemm/matmul.js';
 import { cachedPlan, objectId } from './plans.js';
-import { checkKernelRow, kernelRow } from './table.js';
+import { KERNEL_ROWS, checkKernelRow, kernelRow } from './table.js';
 
 export { type MatmulVariant, matmulKernel, variantName as matmulVariantName } from './matmul/wgsl.js';
 
@@ -165,7 +165,7 @@ function planMatmulCall(a: Tensor, b: Tensor, transB: boolean, bias: Tensor | un
   if (force?.gemm && (force.rows !== undefined || force.cols !== undefined)) {
     throw new UnsupportedError('matmul', 'tile: give either gemm or rows/cols, not both');
   }
-  if (subgroup && force) checkKernelRow(device, { adapter: 'lavapipe', matmul: 'subgroup', conv2d: 'subgroup', attention: 'subgroup' });
+  if (subgroup && force) checkKernelRow(device, KERNEL_ROWS.lavapipe);
   const dispatches = subgroup
     ? planSubgroup(device, dtype, g, !!bias, force)
     : planGemm(device, dtype, g, !!bias, force?.gemm ?? (row.matmul as GemmTile));

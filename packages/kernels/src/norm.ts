@@ -21,6 +21,10 @@ import {
   UnsupportedError,
   checkFloat,
 } from '@sd-webgpu/tensor';
+import {
+  type ReduceMode, reduceMode, reductionEnables, reductionInit, reductionLanes, reductionParams, reductionWgsl,
+} from './reduce.js';
+import { kernelRow } from './table.js';
 
 export interface GroupNormOptions {
   groups: number;
@@ -43,6 +47,8 @@ export interface GroupNormVariant {
   /** Only meaningful for `apply` and `fused`. */
   silu: boolean;
   workgroup: number;
+  /** How the workgroup reduces (./reduce.ts); `serial` on lavapipe. */
+  reduce: ReduceMode;
 }
 
 export interface LayerNormVariant {
@@ -50,24 +56,19 @@ export interface LayerNormVariant {
   vec: 1 | 4;
   /** Lanes (the workgroup) that reduce one row. */
   lanes: number;
+  reduce: ReduceMode;
 }
 
 /**
- * Tuning of group norm, from `npm run bench -- norm --tune` (CPU time, side by side) on lavapipe (2 shared cores):
- * workgroups of one 8-lane subgroup were 1.5-3x faster than 64 lanes and 9-14x faster than 256 (every extra
- * subgroup is a coroutine switched at each barrier); chunks of 4096 and 16384 values were within noise, 1024 was
- * 1.2-1.4x slower (per-workgroup overhead); one workgroup per group was as fast on 2x320x64x64 (64 groups) but 1.4x
- * slower on 1x128x256x256 (32 groups, so 32 workgroups). At most `maxChunks` chunks per group, since every `apply`
- * workgroup combines all of its group's chunk statistics.
+ * Chunking of group norm, from `npm run bench -- norm --tune` (CPU time, side by side) on lavapipe (2 shared
+ * cores): chunks of 4096 and 16384 values were within noise, 1024 was 1.2-1.4x slower (per-workgroup overhead); one
+ * workgroup per group was as fast on 2x320x64x64 (64 groups) but 1.4x slower on 1x128x256x256 (32 groups, so 32
+ * workgroups). At most `maxChunks` chunks per group, since every `apply` workgroup combines all of its group's chunk
+ * statistics. The workgroup size and reduction come from the kernel table's `norm` field (./table.ts): on lavapipe
+ * one 8-lane subgroup was 1.5-3x faster than 64 lanes and 9-14x faster than 256 (every extra subgroup is a
+ * coroutine switched at each barrier); GPU rows take 64/256 lanes.
  */
-export const GROUP_NORM_TUNING = { chunk: 4096, maxChunks: 64, workgroup: 8 };
-
-/**
- * Layer norm launch shape: `lanes` per workgroup reduce one row, `rows` rows per workgroup one after the other.
- * 8 lanes beat 16-64 (see GROUP_NORM_TUNING); 8-16 rows per workgroup beat 1 (per-workgroup overhead), measured on
- * 2x4096x320 with `npm run bench -- norm --tune`.
- */
-export const LAYER_NORM_TUNING = { lanes: 8, rows: 16 };
+export const GROUP_NORM_TUNING = { chunk: 4096, maxChunks: 64 };
 
 // ---------------------------------------------------------------------------------------------------------------
 // WGSL pieces shared by the variants
@@ -85,36 +86,19 @@ fn hsum(v: V) -> f32 { return ${vec === 4 ? 'dot(v, vec4<f32>(1.0))' : 'v'}; }
 ${withStore ? `fn st(i: u32, v: V) { y[i] = ${storageType(dtype, vec)}(v); }` : ''}`;
 }
 
-/**
- * The sum over the WG_X lanes of row `ly` of a WG_X x WG_Y workgroup (call in uniform control flow). Every lane
- * reads all partial sums (same addresses: cheap) instead of a log-step tree: two barriers instead of 2 + log2(WG_X),
- * and barriers are what costs on lavapipe.
- */
-const ROW_SUM = /* wgsl */ `
-var<workgroup> red: array<f32, WG_X * WG_Y>;
-fn row_sum(v: f32, lx: u32, ly: u32) -> f32 {
-  let o = ly * WG_X;
-  red[o + lx] = v;
-  workgroupBarrier();
-  var r = 0.0;
-  for (var i = 0u; i < WG_X; i = i + 1u) { r = r + red[o + i]; }
-  workgroupBarrier();
-  return r;
-}`;
-
 /** (mean, M2) of x[base + start .. base + end) (vector units) relative to the shift `k`, two-pass. */
 const CHUNK_STATS = /* wgsl */ `
 fn chunk_stats(base: u32, start: u32, end: u32, k: f32, lid: u32) -> vec2<f32> {
   var s = 0.0;
   for (var i = start + lid; i < end; i = i + WG_X) { s = s + hsum(ld(base + i) - V(k)); }
   let n = f32((end - start) * VEC);
-  let mean = row_sum(s, lid, 0u) / n;
+  let mean = wg_sum(s, lid) / n;
   var m2 = 0.0;
   for (var i = start + lid; i < end; i = i + WG_X) {
     let d = ld(base + i) - V(k) - V(mean);
     m2 = m2 + hsum(d * d);
   }
-  return vec2<f32>(mean, row_sum(m2, lid, 0u));
+  return vec2<f32>(mean, wg_sum(m2, lid));
 }`;
 
 /** Normalises x[base + start .. base + end) of one group, one channel segment at a time. */
@@ -136,12 +120,15 @@ fn apply_range(base: u32, start: u32, end: u32, k: f32, mean: f32, rstd: f32, ch
   }
 }`;
 
+/** Kernel-name suffix of a reduction (none for lavapipe's `serial`, whose names stay what they were). */
+const redTag = (reduce: ReduceMode) => (reduce === 'serial' ? '' : `_${reduce}`);
+
 const groupNormCache = new Map<string, Kernel>();
 
 /** Descriptor of one group-norm pass (memoized: the same object for the same variant). */
 export function groupNormKernel(variant: GroupNormVariant): Kernel {
-  const { dtype, vec, pass, silu, workgroup } = variant;
-  const name = `group_norm_${pass}_${dtype}_v${vec}${pass !== 'stats' && silu ? '_silu' : ''}_wg${workgroup}`;
+  const { dtype, vec, pass, silu, workgroup, reduce } = variant;
+  const name = `group_norm_${pass}_${dtype}_v${vec}${pass !== 'stats' && silu ? '_silu' : ''}_wg${workgroup}${redTag(reduce)}`;
   const hit = groupNormCache.get(name);
   if (hit) return hit;
   const xType = `array<${storageType(dtype, vec)}>`;
@@ -162,7 +149,8 @@ export function groupNormKernel(variant: GroupNormVariant): Kernel {
     pass === 'stats'
       ? /* wgsl */ `
 @compute @workgroup_size(WG_X)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${reductionParams(reduce)}) {
+  ${reductionInit(reduce)}
   let base = wid.y * params.len;
   let start = wid.x * params.chunk;
   let st = chunk_stats(base, start, min(start + params.chunk, params.len), first(base), lid);
@@ -171,7 +159,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       : pass === 'apply'
         ? /* wgsl */ `
 @compute @workgroup_size(WG_X)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${reductionParams(reduce)}) {
+  ${reductionInit(reduce)}
   let base = wid.y * params.len;
   // Combine the group's chunk statistics (every lane does the same uniform loads): Chan's parallel formula.
   var mean = 0.0;
@@ -194,7 +183,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`
         : /* wgsl */ `
 @compute @workgroup_size(WG_X)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${reductionParams(reduce)}) {
+  ${reductionInit(reduce)}
   let g = wid.x + wid.y * params.gx;
   if (g >= params.ngroups) { return; }
   let base = g * params.len;
@@ -220,11 +210,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       { name: 'eps', type: 'f32' },
     ],
     workgroupSize: [workgroup],
-    enables: dtype === 'f16' ? ['f16'] : [],
+    enables: [...(dtype === 'f16' ? ['f16' as const] : []), ...reductionEnables(reduce)],
     source: [
       `const VEC: u32 = ${vec}u;\nconst SILU: bool = ${silu};`,
       vecHelpers(dtype, vec, pass !== 'stats'),
-      ROW_SUM,
+      reductionWgsl(reduce),
       CHUNK_STATS,
       pass === 'stats' ? '' : APPLY_RANGE,
       main,
@@ -267,9 +257,11 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
   const gBytes = (len * vec * x.byteLength) / x.size;
   const windows = groupWindows(device, op, x, ngroups, gBytes);
   const max = device.limits.maxComputeWorkgroupsPerDimension;
-  const { workgroup } = GROUP_NORM_TUNING;
   const nchunks = Math.min(GROUP_NORM_TUNING.maxChunks, Math.ceil((len * vec) / GROUP_NORM_TUNING.chunk));
   const chunk = Math.ceil(len / nchunks);
+  const shape = kernelRow(device).norm;
+  const reduce = reduceMode(shape, device.features.subgroups);
+  const workgroup = reductionLanes(shape, chunk);
   if (nchunks > 1 && windows.some(([g0, g1]) => g1 - g0 > max)) {
     throw new LimitError(op, `more than ${max} groups per dispatch (${x.describe()}, ${groups} groups)`);
   }
@@ -281,7 +273,7 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
     const base = { len, chunk, nchunks, hw: hw / vec, cpg, groups, group0: g0, ngroups: count, gx: 1, eps };
     if (nchunks === 1) {
       const gx = Math.min(count, max);
-      const kernel = groupNormKernel({ dtype, vec, pass: 'fused', silu, workgroup });
+      const kernel = groupNormKernel({ dtype, vec, pass: 'fused', silu, workgroup, reduce });
       device.run(kernel, {
         bindings: { x: xWin, weight, bias, y: yWin },
         uniforms: { ...base, chunk: len, gx },
@@ -291,12 +283,12 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
     }
     device.scope(() => {
       const stats = device.empty([count * nchunks, 2], 'f32');
-      device.run(groupNormKernel({ dtype, vec, pass: 'stats', silu: false, workgroup }), {
+      device.run(groupNormKernel({ dtype, vec, pass: 'stats', silu: false, workgroup, reduce }), {
         bindings: { x: xWin, stats },
         uniforms: base,
         workgroups: [nchunks, count],
       });
-      device.run(groupNormKernel({ dtype, vec, pass: 'apply', silu, workgroup }), {
+      device.run(groupNormKernel({ dtype, vec, pass: 'apply', silu, workgroup, reduce }), {
         bindings: { x: xWin, weight, bias, stats, y: yWin },
         uniforms: base,
         workgroups: [nchunks, count],
@@ -334,8 +326,8 @@ function window(t: Tensor, g0: number, g1: number, groupBytes: number): Binding 
 const layerNormCache = new Map<string, Kernel>();
 
 export function layerNormKernel(variant: LayerNormVariant): Kernel {
-  const { dtype, vec, lanes } = variant;
-  const name = `layer_norm_${dtype}_v${vec}_wg${lanes}`;
+  const { dtype, vec, lanes, reduce } = variant;
+  const name = `layer_norm_${dtype}_v${vec}_wg${lanes}${redTag(reduce)}`;
   const hit = layerNormCache.get(name);
   if (hit) return hit;
   const xType = `array<${storageType(dtype, vec)}>`;
@@ -355,16 +347,17 @@ export function layerNormKernel(variant: LayerNormVariant): Kernel {
       { name: 'eps', type: 'f32' },
     ],
     workgroupSize: [lanes],
-    enables: dtype === 'f16' ? ['f16'] : [],
+    enables: [...(dtype === 'f16' ? ['f16' as const] : []), ...reductionEnables(reduce)],
     source: [
       `const VEC: u32 = ${vec}u;`,
       vecHelpers(dtype, vec, true),
-      ROW_SUM,
+      reductionWgsl(reduce),
       /* wgsl */ `
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  // This workgroup's rows, one after the other (uniform bounds: the barriers in row_sum stay in uniform flow).
+        @builtin(local_invocation_index) lid: u32${reductionParams(reduce)}) {
+  ${reductionInit(reduce)}
+  // This workgroup's rows, one after the other (uniform bounds: the barriers in wg_sum stay in uniform flow).
   let row0 = (wid.x + wid.y * nwg.x) * params.per_wg;
   let row1 = min(row0 + params.per_wg, params.rows);
   let n = f32(params.dim * VEC);
@@ -373,13 +366,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let k = first(base);
     var s = 0.0;
     for (var i = lid; i < params.dim; i = i + WG_X) { s = s + hsum(ld(base + i) - V(k)); }
-    let mean = row_sum(s, lid, 0u) / n;
+    let mean = wg_sum(s, lid) / n;
     var m2 = 0.0;
     for (var i = lid; i < params.dim; i = i + WG_X) {
       let d = ld(base + i) - V(k) - V(mean);
       m2 = m2 + hsum(d * d);
     }
-    let rstd = 1.0 / sqrt(row_sum(m2, lid, 0u) / n + params.eps);
+    let rstd = 1.0 / sqrt(wg_sum(m2, lid) / n + params.eps);
     for (var i = lid; i < params.dim; i = i + WG_X) {
       st(base + i, (ld(base + i) - V(k) - V(mean)) * rstd * V(weight[i]) + V(bias[i]));
     }
@@ -409,8 +402,10 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: LayerNo
   if (x.size === 0) return y;
   const vec: 1 | 4 = d % 4 === 0 ? 4 : 1;
   const rows = x.size / d;
-  const { lanes, rows: perWg } = LAYER_NORM_TUNING;
-  device.run(layerNormKernel({ dtype, vec, lanes }), {
+  const shape = kernelRow(device).norm;
+  const lanes = reductionLanes(shape, d / vec);
+  const perWg = shape.rows;
+  device.run(layerNormKernel({ dtype, vec, lanes, reduce: reduceMode(shape, device.features.subgroups) }), {
     bindings: { x, weight, bias, y },
     uniforms: { rows, per_wg: perWg, dim: d / vec, eps: opts.eps },
     workgroups: [Math.ceil(rows / perWg)],

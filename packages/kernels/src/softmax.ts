@@ -7,6 +7,10 @@
  * (what CLIP's additive masks leave above the diagonal). A row with nothing left is all zeros (torch gives NaN).
  */
 import { type Kernel, LimitError, ShapeError, type Tensor, checkFloat } from '@sd-webgpu/tensor';
+import {
+  type ReduceMode, reduceMode, reductionEnables, reductionInit, reductionLanes, reductionParams, reductionWgsl,
+} from './reduce.js';
+import { kernelRow } from './table.js';
 
 export interface SoftmaxOptions {
   causal?: boolean;
@@ -19,21 +23,16 @@ export interface SoftmaxVariant {
   causal: boolean;
   /** Lanes (the workgroup) that reduce one row. */
   lanes: number;
+  /** How the workgroup reduces (./reduce.ts); `serial` on lavapipe. */
+  reduce: ReduceMode;
 }
-
-/**
- * Launch shape: `lanes` per workgroup reduce one row, `rows` rows per workgroup one after the other. As for the
- * norms (norm.ts), one 8-lane subgroup per workgroup and several rows per workgroup were fastest on lavapipe
- * (16x1024x77: 8 rows 1.5x faster than 1; 16 lanes 1.5x slower than 8).
- */
-export const SOFTMAX_TUNING = { lanes: 8, rows: 8 };
 
 const cache = new Map<string, Kernel>();
 
 /** Descriptor of one softmax variant (memoized: the same object for the same variant). */
 export function softmaxKernel(variant: SoftmaxVariant): Kernel {
-  const { dtype, vec, causal, lanes } = variant;
-  const name = `softmax_${dtype}_v${vec}${causal ? '_causal' : ''}_wg${lanes}`;
+  const { dtype, vec, causal, lanes, reduce } = variant;
+  const name = `softmax_${dtype}_v${vec}${causal ? '_causal' : ''}_wg${lanes}${reduce === 'serial' ? '' : `_${reduce}`}`;
   const hit = cache.get(name);
   if (hit) return hit;
   const st = vec === 4 ? `vec4<${dtype}>` : dtype;
@@ -51,7 +50,7 @@ export function softmaxKernel(variant: SoftmaxVariant): Kernel {
       { name: 'mrows', type: 'u32' },
     ],
     workgroupSize: [lanes],
-    enables: dtype === 'f16' ? ['f16'] : [],
+    enables: [...(dtype === 'f16' ? ['f16' as const] : []), ...reductionEnables(reduce)],
     source: /* wgsl */ `
 alias V = ${v4 ? 'vec4<f32>' : 'f32'};
 alias U = ${v4 ? 'vec4<u32>' : 'u32'};
@@ -64,28 +63,12 @@ const NEG: f32 = -3.4028234663852886e38;
 fn hmax(v: V) -> f32 { return ${v4 ? 'max(max(v.x, v.y), max(v.z, v.w))' : 'v'}; }
 fn hsum(v: V) -> f32 { return ${v4 ? 'dot(v, vec4<f32>(1.0))' : 'v'}; }
 
-var<workgroup> red: array<f32, WG_X>;
-// Cross-lane max / sum: every lane reads all partials (same addresses), two barriers each.
-fn row_max(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  var r = red[0];
-  for (var i = 1u; i < WG_X; i = i + 1u) { r = max(r, red[i]); }
-  workgroupBarrier();
-  return r;
-}
-fn row_sum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  var r = 0.0;
-  for (var i = 0u; i < WG_X; i = i + 1u) { r = r + red[i]; }
-  workgroupBarrier();
-  return r;
-}
+${reductionWgsl(reduce)}
 
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) lid: u32${reductionParams(reduce)}) {
+  ${reductionInit(reduce)}
   // This workgroup's rows, one after the other (uniform bounds: the barriers stay in uniform control flow).
   let row0 = (wid.x + wid.y * nwg.x) * params.per_wg;
   let row1 = min(row0 + params.per_wg, params.rows);
@@ -99,14 +82,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let keep = (U(i * VEC) + LANE_OFS <= U(last)) & (v > V(NEG));
       m = max(m, hmax(select(V(NEG), v, keep)));
     }
-    m = row_max(m, lid);
+    m = wg_max(m, lid);
     var s = 0.0;
     for (var i = lid; i < params.cols; i = i + WG_X) {
       let v = V(x[base + i]);
       let keep = (U(i * VEC) + LANE_OFS <= U(last)) & (v > V(NEG));
       s = s + hsum(select(V(0.0), exp(v - V(m)), keep));
     }
-    s = row_sum(s, lid);
+    s = wg_sum(s, lid);
     let inv = select(0.0, 1.0 / s, s > 0.0);
     for (var i = lid; i < params.cols; i = i + WG_X) {
       let v = V(x[base + i]);
@@ -136,8 +119,12 @@ export function softmax(x: Tensor, opts: SoftmaxOptions = {}): Tensor {
   const vec: 1 | 4 = cols % 4 === 0 ? 4 : 1;
   const rows = x.size / cols;
   const causal = opts.causal ?? false;
-  const { lanes, rows: perWg } = SOFTMAX_TUNING;
-  device.run(softmaxKernel({ dtype, vec, causal, lanes }), {
+  // Launch shape from the kernel table (./table.ts `softmax`): on lavapipe one 8-lane subgroup per workgroup and 8
+  // rows per workgroup (16x1024x77: 8 rows 1.5x faster than 1; 16 lanes 1.5x slower than 8).
+  const shape = kernelRow(device).softmax;
+  const lanes = reductionLanes(shape, cols / vec);
+  const perWg = shape.rows;
+  device.run(softmaxKernel({ dtype, vec, causal, lanes, reduce: reduceMode(shape, device.features.subgroups) }), {
     bindings: { x, y },
     uniforms: { rows, per_wg: perWg, cols: cols / vec, mrows: x.rank >= 2 ? x.shape[x.rank - 2]! : 1 },
     workgroups: [Math.ceil(rows / perWg)],

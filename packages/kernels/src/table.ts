@@ -6,8 +6,10 @@
  * Rows:
  * - `lavapipe`: the subgroup-broadcast kernels tuned on Mesa's CPU driver (8-lane subgroups, every storage load a
  *   per-lane loop): ./matmul/wgsl.ts, ./conv2d/subgroup.ts and ./conv2d/pointwise.ts, subgroup attention.
- * - every other row: the GEMM core (./gemm/core.ts) for matmul/linear and conv2d, with a tile per row, and the direct
- *   attention kernel. SwiftShader (a CPU driver with 4-lane subgroups and an LLVM-based compiler that took over a
+ *   Its reductions (norms, softmax) are 8-lane workgroups that read all partials (./reduce.ts `serial`).
+ * - every other row: the GEMM core (./gemm/core.ts) for matmul/linear and conv2d, with a tile per row. The GPU rows
+ *   add 64/256-lane reductions (subgroupAdd/Max where the device has subgroups, else a log-step tree) and flash
+ *   attention (K/V tiles in workgroup memory, ./flash.ts). SwiftShader (a CPU driver with 4-lane subgroups and an LLVM-based compiler that took over a
  *   minute per heavily unrolled conv shader) gets a small 64-invocation tile whose rolled loops compile in a second.
  *   The GPU rows (NVIDIA, AMD, Apple, Intel, unknown) use 64- or 256-invocation workgroups; their tiles are starting
  *   points chosen from the hardware's wave sizes and 16 KiB of workgroup memory, checked against the CPU references
@@ -15,7 +17,9 @@
  */
 import { type Device, UnsupportedError } from '@sd-webgpu/tensor';
 import type { Conv2dTile } from './conv2d/tiles.js';
+import type { FlashTile } from './flash.js';
 import { type GemmTile, gemmFootprint, gemmSharedBytes } from './gemm/core.js';
+import type { ReductionShape } from './reduce.js';
 
 export type AdapterClass = 'lavapipe' | 'swiftshader' | 'nvidia' | 'amd' | 'apple' | 'intel' | 'default';
 
@@ -31,8 +35,16 @@ export interface KernelRow {
    * GEMM) with this tile.
    */
   readonly conv2d: 'subgroup' | { readonly direct: Conv2dTile } | GemmTile;
-  /** How attention's K/V values reach the lanes (see AttentionMode in ./attention.ts). */
-  readonly attention: 'subgroup' | 'direct';
+  /**
+   * Attention: `subgroup` / `direct` are the register-tiled kernels of ./attention.ts (how K/V values reach the
+   * lanes, see AttentionMode); `{ flash }` stages K/V tiles in workgroup memory (./flash.ts), for head dims whose
+   * tile of at least 4 keys fits `tileBytes` (larger ones run `direct`).
+   */
+  readonly attention: 'subgroup' | 'direct' | { readonly flash: FlashTile };
+  /** Group norm and layer norm: workgroup size and reduction (./reduce.ts). */
+  readonly norm: ReductionShape;
+  /** Softmax: workgroup size and reduction (./reduce.ts). */
+  readonly softmax: ReductionShape;
 }
 
 /** 256 invocations, 4x4 outputs each: a 64x64 tile, 8 KiB of workgroup memory (8 NVIDIA warps, 4 AMD waves). */
@@ -50,11 +62,46 @@ const SMALL_GPU: GemmTile = { wgX: 8, wgY: 8, rm: 4, rn: 4, tk: 16 };
 const SWIFTSHADER_GEMM: GemmTile = { wgX: 8, wgY: 8, rm: 4, rn: 4, tk: 8 };
 const SWIFTSHADER_CONV: Conv2dTile = { tileX: 4, tileY: 1, vec: 1 };
 
-const gpuRow = (adapter: AdapterClass, tile: GemmTile): KernelRow => ({ adapter, matmul: tile, conv2d: tile, attention: 'direct' });
+/**
+ * lavapipe's reductions: one 8-lane subgroup per workgroup, every lane reading all partials, several rows per
+ * workgroup (bench/norm.ts --tune: 64 lanes 1.5-3x slower, 256 lanes 9-14x slower; layer norm 16 rows per workgroup
+ * and softmax 8 beat 1 by 1.5x).
+ */
+const LAVAPIPE_NORM: ReductionShape = { reduce: 'serial', lanes: 8, wide: 8, rows: 16 };
+// SwiftShader takes the same reductions, measured there (`npm run bench -- norm|softmax --quick --row
+// swiftshader,nvidia`, bench/results/{norm,softmax}-swiftshader.json, f32 GPU-timer ms): group norm 2x320x64² 52
+// vs 697 (GPU row: 256 lanes + subgroupAdd), layer norm 2x4096x320 87 vs 1042, softmax 2x8x1024x77 139 vs 1485,
+// 1x8x1024² 270 vs 987. Its 4-lane subgroups and barrier-as-coroutine-switch make wide workgroups 4-14x slower.
+const LAVAPIPE_SOFTMAX: ReductionShape = { reduce: 'serial', lanes: 8, wide: 8, rows: 8 };
+/**
+ * GPU reductions: 64 lanes (two NVIDIA warps, one AMD wave) per row, 256 for rows and group chunks of at least 1024
+ * loads (group norm's 4096-value chunks, softmax rows of 4096 keys), one row per workgroup; subgroupAdd/Max where the
+ * device has subgroups. Starting points (not yet timed on a GPU; bench/gpu/run.sh times them).
+ */
+const GPU_REDUCTION: ReductionShape = { reduce: 'subgroup', lanes: 64, wide: 256, rows: 1 };
+/**
+ * Flash attention on GPUs: 64 lanes, one query row each, K and V tiles of up to 32 keys in 12 KiB of workgroup
+ * memory (D 40: 32 keys, D 64/80: 16, D 160: 8; the VAE's D 512 would get 3 keys, so it runs `direct`).
+ */
+const GPU_FLASH: FlashTile = { lanes: 64, rows: 1, keys: 32, tileBytes: 12288 };
+// SwiftShader keeps `direct` attention, measured there (`npm run bench -- attention --quick --row swiftshader,nvidia`,
+// bench/results/attention-swiftshader.json, f32 GFLOP/s): self 1x8x1024² D 40 direct 0.25 vs flash 0.16, cross
+// 1024x77 0.24 vs 0.12, CLIP causal 0.29 vs 0.10 (a CPU driver gains nothing from staging: its barriers cost more).
+// On lavapipe the flash kernel runs at 1.0-1.2 GFLOP/s against the subgroup kernel's 8-9.5
+// (bench/results/attention-lavapipe.json): it is for GPUs, checked here for correctness only.
+
+const gpuRow = (adapter: AdapterClass, tile: GemmTile): KernelRow => ({
+  adapter, matmul: tile, conv2d: tile, attention: { flash: GPU_FLASH }, norm: GPU_REDUCTION, softmax: GPU_REDUCTION,
+});
 
 export const KERNEL_ROWS: Readonly<Record<AdapterClass, KernelRow>> = {
-  lavapipe: { adapter: 'lavapipe', matmul: 'subgroup', conv2d: 'subgroup', attention: 'subgroup' },
-  swiftshader: { adapter: 'swiftshader', matmul: SWIFTSHADER_GEMM, conv2d: { direct: SWIFTSHADER_CONV }, attention: 'direct' },
+  lavapipe: {
+    adapter: 'lavapipe', matmul: 'subgroup', conv2d: 'subgroup', attention: 'subgroup', norm: LAVAPIPE_NORM, softmax: LAVAPIPE_SOFTMAX,
+  },
+  swiftshader: {
+    adapter: 'swiftshader', matmul: SWIFTSHADER_GEMM, conv2d: { direct: SWIFTSHADER_CONV }, attention: 'direct',
+    norm: LAVAPIPE_NORM, softmax: LAVAPIPE_SOFTMAX,
+  },
   nvidia: gpuRow('nvidia', WIDE_GPU),
   amd: gpuRow('amd', WIDE_GPU),
   apple: gpuRow('apple', SMALL_GPU),
@@ -103,6 +150,23 @@ export function checkKernelRow(device: Device, row: KernelRow): void {
   if (needs8 && !(f.subgroups && f.subgroupMinSize === 8 && f.subgroupMaxSize === 8)) {
     throw new UnsupportedError('kernel table', `row '${row.adapter}' uses subgroup kernels that need 8-lane subgroups ` +
       `(this adapter: ${f.subgroups ? `${f.subgroupMinSize ?? '?'}-${f.subgroupMaxSize ?? '?'} lanes` : 'no subgroups'})`);
+  }
+  const maxLanes = device.limits.maxComputeInvocationsPerWorkgroup;
+  for (const [op, r] of [['norm', row.norm], ['softmax', row.softmax]] as const) {
+    for (const lanes of [r.lanes, r.wide]) {
+      if (!Number.isInteger(lanes) || lanes < 1 || lanes > maxLanes || (r.reduce === 'tree' || r.reduce === 'subgroup') && (lanes & (lanes - 1)) !== 0) {
+        throw new UnsupportedError('kernel table', `row '${row.adapter}': ${op} workgroups of ${lanes} lanes ` +
+          `(need 1-${maxLanes}, a power of two for the '${r.reduce}' reduction)`);
+      }
+    }
+  }
+  if (typeof row.attention === 'object') {
+    const f = row.attention.flash;
+    if (f.lanes > maxLanes || f.tileBytes > device.limits.maxComputeWorkgroupStorageSize) {
+      throw new UnsupportedError('kernel table', `row '${row.adapter}': flash attention with ${f.lanes} lanes and ` +
+        `${f.tileBytes} B of K/V tiles exceeds this device's limits (${maxLanes} invocations, ` +
+        `${device.limits.maxComputeWorkgroupStorageSize} B)`);
+    }
   }
   for (const t of [row.matmul, row.conv2d]) {
     if (t === 'subgroup' || 'direct' in t) continue;
