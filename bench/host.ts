@@ -121,6 +121,7 @@ async function measure(
     const session = profile ? new Session() : null;
     session?.connect();
     await session?.post('Profiler.enable');
+    await session?.post('Profiler.setSamplingInterval', { interval: 100 }); // µs: a dispatch costs a few tens of them
     await session?.post('Profiler.start');
     for (let r = 0; r < reps; r++) {
       const rawUs = rawDawn(device.gpu);

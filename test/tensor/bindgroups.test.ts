@@ -141,4 +141,26 @@ describe('bind-group cache', () => {
     out.dispose();
     x.dispose();
   });
+
+  it('windows of the same buffers at other offsets or sizes get their own bind groups', async () => {
+    const dev = await testDevice();
+    const align = dev.limits.minStorageBufferOffsetAlignment;
+    const per = align / 4; // f32 values per aligned step
+    const src = dev.tensor(Float32Array.from({ length: 3 * per }, (_, i) => i), [3 * per]);
+    const zero = dev.tensor(new Float32Array(3 * per), [3 * per]);
+    const y = dev.empty([3 * per]);
+    // y[k·per .. k·per + 4) = src[k·per ..] + 0, one dispatch per window; then one over a longer window of the first
+    const win = (t: Tensor, k: number, n: number) => ({ tensor: t, offset: k * align, size: n * 4 });
+    const d = await delta(dev, () => {
+      for (const k of [0, 1, 2]) {
+        dev.run(axpy, { bindings: { a: win(src, k, 4), b: win(zero, k, 4), y: win(y, k, 4) }, uniforms: { n: 4, alpha: 1 }, workgroups: [1] });
+      }
+      dev.run(axpy, { bindings: { a: win(src, 0, 8), b: win(zero, 0, 8), y: win(y, 0, 8) }, uniforms: { n: 8, alpha: 1 }, workgroups: [1] });
+    })();
+    expect(d.misses).toBe(4); // a key without offsets or sizes would have hit after the first
+    const out = await y.data();
+    for (const k of [0, 1, 2]) expect(Array.from(out.subarray(k * per, k * per + 4))).toEqual([0, 1, 2, 3].map((i) => k * per + i));
+    expect(Array.from(out.subarray(4, 8))).toEqual([4, 5, 6, 7]);
+    for (const t of [src, zero, y]) t.dispose();
+  });
 });

@@ -14,15 +14,19 @@
  * chunks bound as aligned windows. Input-channel chunks add into `y`; on f16 storage each chunk's partial sum is
  * rounded to f16 once (one extra half-ulp per chunk, only for tensors above the binding limit).
  */
-import { ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, shapeStr } from '@sd-webgpu/tensor';
+import {
+  BYTES_PER_ELEMENT, type Binding, type Device, type Kernel, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat,
+  shapeStr,
+} from '@sd-webgpu/tensor';
 import { type PackedConv2dWeight, conv2dPackWeight, isPackedConv2dWeight } from './conv2d/pack.js';
-import { type Conv2dGeometry, chunkWindows, planConv2d } from './conv2d/plan.js';
+import { type ByteWindow, type Conv2dGeometry, type Conv2dWeightLayout, chunkWindows, planConv2d } from './conv2d/plan.js';
 import { conv2dPointwiseKernel } from './conv2d/pointwise.js';
 import { type Conv2dTile, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
 import { conv2dSubgroupKernel } from './conv2d/subgroup.js';
 import { CONV2D_LANES, conv2dKernel } from './conv2d/wgsl.js';
 import { type GemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
 import { gemmConv2dHooks } from './gemm/conv2d.js';
+import { cachedPlan, objectId } from './plans.js';
 import { type KernelRow, kernelRow } from './table.js';
 
 export { type Conv2dVariant, conv2dKernel, conv2dSource, conv2dVariantName } from './conv2d/wgsl.js';
@@ -91,7 +95,6 @@ function validate(
     if (t && t.dtype !== x.dtype) {
       throw new UnsupportedError('conv2d', `${what} dtype ${t.dtype} differs from x dtype ${x.dtype} (they must match)`);
     }
-    if (t && t.device !== x.device) throw new UnsupportedError('conv2d', `${what} lives on another device than x`);
   }
   if (x.rank !== 4) throw new ShapeError('conv2d', `x must be NCHW (rank 4), got rank ${x.rank}`, [x.shape]);
   if (wShape.length !== 4) {
@@ -110,8 +113,6 @@ function validate(
   if (bias && (bias.rank !== 1 || bias.shape[0] !== o)) {
     throw new ShapeError('conv2d', `bias must be [${o}] (one per output channel), got ${shapeStr(bias.shape)}`, [bias.shape]);
   }
-  const stride = opts.stride ?? 1;
-  if (stride !== 1 && stride !== 2) throw new ParameterError('conv2d', 'stride', `must be 1 or 2, got ${String(stride)}`);
   const [, , ho, wo] = conv2dOutputShape(x.shape, wShape, opts);
   if (ho < 1 || wo < 1) {
     throw new ShapeError('conv2d', `the ${kh}x${kw} kernel does not fit the padded input (output would be ${ho}x${wo})`,
@@ -155,21 +156,83 @@ function subgroup8(x: Tensor): boolean {
 /**
  * `x [N, I, H, W] ⋆ weight [O, I, kh, kw] (+ bias [O])` → `[N, O, Hout, Wout]`. `weight` may also be the result of
  * `conv2dPackWeight` (packed once at load time; a plain weight is packed into a temporary on every call, except for
- * 1x1 convolutions that take the pointwise kernel). Records its dispatches; the caller owns the result.
+ * 1x1 convolutions that take the pointwise kernel). Records its dispatches; the caller owns the result. The plan
+ * (checks, kernel, chunks, windows, uniforms) depends only on the kernel row, dtypes, shapes, stride and padding, so
+ * it is made once per such signature (./plans.ts); a forced tile plans every call.
  */
 export function conv2d(
   x: Tensor, weight: Tensor | PackedConv2dWeight, bias?: Tensor | null, opts: Conv2dOptions = {},
 ): Tensor {
   const packedIn = isPackedConv2dWeight(weight) ? weight : null;
   const wTensor = packedIn ? packedIn.tensor : (weight as Tensor);
-  const wShape = packedIn ? packedIn.shape : wTensor.shape;
-  validate(x, weight, wTensor, wShape, bias ?? null, opts);
+  const b = bias ?? null;
+  if (wTensor.device !== x.device) throw new UnsupportedError('conv2d', 'weight lives on another device than x');
+  if (b && b.device !== x.device) throw new UnsupportedError('conv2d', 'bias lives on another device than x');
   const stride = opts.stride ?? 1;
+  if (stride !== 1 && stride !== 2) throw new ParameterError('conv2d', 'stride', `must be 1 or 2, got ${String(stride)}`);
   const pad = conv2dPadding(opts.padding);
+  const device = x.device;
+  const plan = opts.tile || opts.pointwiseTile || opts.gemm
+    ? planConv(x, weight, b, opts, stride, pad)
+    : cachedPlan(device, 'conv2d',
+      `${objectId(kernelRow(device))}|${x.dtype}|${x.shape}|${wTensor.dtype}|${wTensor.shape}|${packedIn ? `p${packedIn.shape}` : 'n'}|` +
+        `${b ? `${b.dtype}:${b.shape}` : '-'}|${stride}|${pad}`,
+      () => planConv(x, weight, b, opts, stride, pad));
+  const y = device.empty(plan.shape, x.dtype);
+  const packed = plan.packWeight ? conv2dPackWeight(wTensor) : null;
+  const w = packed ? packed.tensor : wTensor;
+  try {
+    for (const d of plan.dispatches) {
+      const bindings: Record<string, Binding> = {
+        x: { tensor: x, offset: d.x.offset, size: d.x.size },
+        weight: { tensor: w, offset: d.weight.offset, size: d.weight.size },
+        y: { tensor: y, offset: d.y.offset, size: d.y.size },
+      };
+      if (d.bias && b) bindings.bias = b;
+      device.run(d.kernel, { bindings, uniforms: d.uniforms, workgroups: d.workgroups });
+    }
+  } catch (e) {
+    y.dispose();
+    throw e;
+  } finally {
+    packed?.tensor.dispose();
+  }
+  return y;
+}
+
+/** One dispatch of a convolution: kernel, byte windows of x / weight / y, whether it binds the bias, uniforms. */
+interface Conv2dDispatch {
+  readonly kernel: Kernel;
+  readonly x: ByteWindow;
+  readonly weight: ByteWindow;
+  readonly y: ByteWindow;
+  readonly bias: boolean;
+  readonly uniforms: Readonly<Record<string, number>>;
+  readonly workgroups: readonly [number, number, number];
+}
+
+interface Conv2dPlan {
+  readonly shape: readonly [number, number, number, number];
+  /** The channel-lane kernel over a plain weight: the weight is packed into a temporary per call. */
+  readonly packWeight: boolean;
+  readonly dispatches: readonly Conv2dDispatch[];
+}
+
+/** Checks the operands, picks the kernel family (table row or override) and plans the dispatches. */
+function planConv(
+  x: Tensor, weightArg: Tensor | PackedConv2dWeight, bias: Tensor | null, opts: Conv2dOptions, stride: number, pad: Conv2dPadding,
+): Conv2dPlan {
+  const packedIn = isPackedConv2dWeight(weightArg) ? weightArg : null;
+  const wTensor = packedIn ? packedIn.tensor : (weightArg as Tensor);
+  const wShape = packedIn ? packedIn.shape : wTensor.shape;
+  validate(x, weightArg, wTensor, wShape, bias, opts);
   const [n, cin, h, w] = x.shape as [number, number, number, number];
   const [cout, , kh, kw] = wShape as [number, number, number, number];
-  const [, , hout, wout] = conv2dOutputShape(x.shape, wShape, opts);
-  const y = x.device.empty([n, cout, hout, wout], x.dtype);
+  const shape = conv2dOutputShape(x.shape, wShape, { stride: stride as 1 | 2, padding: pad });
+  const [, , hout, wout] = shape;
+  const env: PlanEnv = {
+    dtype: x.dtype as 'f32' | 'f16', limits: x.device.limits, bias: !!bias, stride, pad,
+  };
 
   // A 1x1 convolution without stride or padding is a per-pixel linear over the flattened image.
   const pointwise = kh === 1 && kw === 1 && stride === 1 && pad.every((p) => p === 0);
@@ -178,51 +241,46 @@ export function conv2d(
   const gemm = opts.gemm ?? (opts.tile || opts.pointwiseTile || row.conv2d === 'subgroup' || direct ? null : row.conv2d as GemmTile);
   if (gemm) {
     const g: Conv2dGeometry = { n, cin, h, w, cout, hout, wout, kh, kw };
-    runGemm(g, x, packedIn ?? wTensor, bias ?? null, y, stride, pad, pointwise, gemm);
-    return y;
+    return { shape, packWeight: false, dispatches: planGemm(env, g, packedIn ? 'packed' : 'native', pointwise, gemm) };
   }
   const g: Conv2dGeometry = pointwise
     ? { n, cin, h: 1, w: h * w, cout, hout: 1, wout: h * w, kh, kw }
     : { n, cin, h, w, cout, hout, wout, kh, kw };
   if (pointwise && (h * w) % 4 === 0 && !opts.tile && (!direct || opts.pointwiseTile)) {
-    runPointwise(g, x, packedIn ?? wTensor, bias ?? null, y, opts.pointwiseTile ?? choosePointwiseTile());
-  } else {
-    const packed = packedIn ?? conv2dPackWeight(wTensor);
-    runChannelLanes(g, x, packed, bias ?? null, y, stride, pad, opts.tile ?? direct ?? chooseConv2dTile(pointwise, stride, g.wout));
-    if (!packedIn) packed.tensor.dispose();
+    const tile = opts.pointwiseTile ?? choosePointwiseTile();
+    return { shape, packWeight: false, dispatches: planPointwise(env, g, packedIn ? 'packed' : 'native', tile) };
   }
-  return y;
+  const tile = opts.tile ?? direct ?? chooseConv2dTile(pointwise, stride, g.wout);
+  return { shape, packWeight: !packedIn, dispatches: planChannelLanes(env, g, tile) };
 }
 
-/** A weight's storage: packed `[I·kh·kw, O4·4]` or PyTorch-layout `[O, I, kh, kw]`, and the tensor that holds it. */
-function weightLayout(weight: Tensor | PackedConv2dWeight): { packed: boolean; layout: 'packed' | 'native'; wTensor: Tensor } {
-  const packed = isPackedConv2dWeight(weight);
-  return { packed, layout: packed ? 'packed' : 'native', wTensor: packed ? weight.tensor : weight };
+/** What every runner needs besides the geometry. */
+interface PlanEnv {
+  readonly dtype: 'f32' | 'f16';
+  readonly limits: Device['limits'];
+  readonly bias: boolean;
+  readonly stride: number;
+  readonly pad: Conv2dPadding;
 }
 
 /**
  * The GEMM core: M = output channels, N = output pixels, K = I·kh·kw, one dispatch per chunk of ./conv2d/plan.ts
  * (weights used in the layout they come in: packed `[I·kh·kw, O4·4]` or PyTorch `[O, I·kh·kw]`).
  */
-function runGemm(
-  g: Conv2dGeometry, x: Tensor, weight: Tensor | PackedConv2dWeight, bias: Tensor | null, y: Tensor, stride: number,
-  [padTop, , padLeft]: Conv2dPadding, pointwise: boolean, tile: GemmTile,
-): void {
-  const device = x.device;
-  const dtype = x.dtype as 'f32' | 'f16';
-  const { packed, layout, wTensor } = weightLayout(weight);
+function planGemm(env: PlanEnv, g: Conv2dGeometry, layout: Conv2dWeightLayout, pointwise: boolean, tile: GemmTile): Conv2dDispatch[] {
+  const { dtype, stride, pad: [padTop, , padLeft] } = env;
+  const packed = layout === 'packed';
   const { rows, cols } = gemmFootprint(tile);
   const tiles = Math.ceil(g.hout * g.wout / cols);
-  const align = device.limits.minStorageBufferOffsetAlignment;
   const k = g.kh * g.kw;
-  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, layout)) {
+  return planConv2d(g, BYTES_PER_ELEMENT[dtype], env.limits, layout).map((ch) => {
     const first = ch.c0 === 0;
-    const win = chunkWindows(g, ch, x, wTensor, layout, y, align);
+    const win = chunkWindows(g, ch, layout, BYTES_PER_ELEMENT[dtype], env.limits.minStorageBufferOffsetAlignment);
     const hooks = gemmConv2dHooks({
-      dtype, kh: g.kh, kw: g.kw, stride, pointwise, bias: !!bias && first, accumulate: !first,
+      dtype, kh: g.kh, kw: g.kw, stride, pointwise, bias: env.bias && first, accumulate: !first,
     });
-    device.run(gemmKernel(hooks, tile), {
-      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
+    return {
+      kernel: gemmKernel(hooks, tile), ...win, bias: env.bias && first,
       uniforms: {
         cin: ch.c, h: g.h, w: g.w, cout: ch.o, hout: g.hout, wout: g.wout, pad_t: padTop, pad_l: padLeft,
         x_off: win.x.off, x_nstride: g.cin * g.h * g.w,
@@ -235,30 +293,27 @@ function runGemm(
         b_off: ch.o0,
       },
       workgroups: [tiles * Math.ceil(ch.o / rows), 1, ch.n],
-    });
-  }
+    };
+  });
 }
 
 /** 1x1 / stride 1 / no padding with H·W % 4 == 0: the pixel-lane kernel over vec4 pixel groups. */
-function runPointwise(
-  g: Conv2dGeometry, x: Tensor, weight: Tensor | PackedConv2dWeight, bias: Tensor | null, y: Tensor,
-  tile: { rows: number; vec: number },
-): void {
-  const device = x.device;
-  const dtype = x.dtype as 'f32' | 'f16';
-  const { packed, layout, wTensor } = weightLayout(weight);
+function planPointwise(
+  env: PlanEnv, g: Conv2dGeometry, layout: Conv2dWeightLayout, tile: { rows: number; vec: number },
+): Conv2dDispatch[] {
+  const { dtype } = env;
+  const packed = layout === 'packed';
   const hw4 = g.w / 4;
   const pgroups = Math.ceil(hw4 / (CONV2D_LANES * tile.vec));
-  const align = device.limits.minStorageBufferOffsetAlignment;
-  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, layout)) {
+  return planConv2d(g, BYTES_PER_ELEMENT[dtype], env.limits, layout).map((ch) => {
     const first = ch.c0 === 0;
-    const win = chunkWindows(g, ch, x, wTensor, layout, y, align);
+    const win = chunkWindows(g, ch, layout, BYTES_PER_ELEMENT[dtype], env.limits.minStorageBufferOffsetAlignment);
     const oblocks = Math.ceil(ch.o / tile.rows);
     const kernel = conv2dPointwiseKernel({
-      dtype, rows: tile.rows, vec: tile.vec, bias: !!bias && first, accumulate: !first,
+      dtype, rows: tile.rows, vec: tile.vec, bias: env.bias && first, accumulate: !first,
     });
-    device.run(kernel, {
-      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
+    return {
+      kernel, ...win, bias: env.bias && first,
       uniforms: {
         cin: ch.c, cout: ch.o, hw4, pgroups, oblocks,
         // x and y windows start at whole planes of H·W % 4 == 0 values: their offsets are multiples of 4.
@@ -270,33 +325,28 @@ function runPointwise(
         b_off: ch.o0,
       },
       workgroups: [oblocks * pgroups, 1, ch.n],
-    });
-  }
+    };
+  });
 }
 
 /** Every other convolution: the channel-lane kernel over packed weights. */
-function runChannelLanes(
-  g: Conv2dGeometry, x: Tensor, packed: PackedConv2dWeight, bias: Tensor | null, y: Tensor, stride: number,
-  [padTop, , padLeft]: Conv2dPadding, tile: Conv2dTile,
-): void {
-  const device = x.device;
-  const dtype = x.dtype as 'f32' | 'f16';
+function planChannelLanes(env: PlanEnv, g: Conv2dGeometry, tile: Conv2dTile): Conv2dDispatch[] {
+  const { dtype, stride, pad: [padTop, , padLeft] } = env;
   const tilesX = Math.ceil(g.wout / tile.tileX);
   const pgroups = tilesX * Math.ceil(g.hout / tile.tileY);
-  const align = device.limits.minStorageBufferOffsetAlignment;
-  for (const ch of planConv2d(g, dtype === 'f16' ? 2 : 4, device.limits, 'packed')) {
+  return planConv2d(g, BYTES_PER_ELEMENT[dtype], env.limits, 'packed').map((ch) => {
     const first = ch.c0 === 0;
     const { tileX, tileY, vec } = tile;
-    const variant = { dtype, kh: g.kh, kw: g.kw, stride, tileX, tileY, vec, bias: !!bias && first, accumulate: !first };
-    const win = chunkWindows(g, ch, x, packed.tensor, 'packed', y, align);
+    const variant = { dtype, kh: g.kh, kw: g.kw, stride, tileX, tileY, vec, bias: env.bias && first, accumulate: !first };
+    const win = chunkWindows(g, ch, 'packed', BYTES_PER_ELEMENT[dtype], env.limits.minStorageBufferOffsetAlignment);
     const x4 = !!tile.x4 && !tile.shareRows && g.w % 4 === 0 && (tileX * stride) % 4 === 0 && win.x.off % 4 === 0 &&
       (g.cin * g.h * g.w) % 4 === 0;
     const kernel = tile.subgroup
       ? conv2dSubgroupKernel({ ...variant, shareRows: tile.shareRows, x4: x4 ? { padL: padLeft } : undefined })
       : conv2dKernel(variant);
     const oblocks = Math.ceil(ch.o / (CONV2D_LANES * 4 * vec));
-    device.run(kernel, {
-      bindings: { x: win.x.binding, weight: win.weight.binding, y: win.y.binding, ...(bias && first ? { bias } : {}) },
+    return {
+      kernel, ...win, bias: env.bias && first,
       uniforms: {
         cin: ch.c, h: g.h, w: g.w, cout: ch.o, hout: g.hout, wout: g.wout, pad_t: padTop, pad_l: padLeft,
         tiles_x: tilesX, pgroups, oblocks,
@@ -307,6 +357,6 @@ function runChannelLanes(
         b_off: ch.o0,
       },
       workgroups: [oblocks * pgroups, 1, ch.n],
-    });
-  }
+    };
+  });
 }

@@ -9,7 +9,7 @@
  * ('gather'). Values are computed in f32 (vec4<f32>) whatever the storage dtype, except raw copies.
  */
 import { type BufferWindow, type DType, type Device, type Kernel, type Tensor, UnsupportedError } from '@sd-webgpu/tensor';
-import { cachedPlan } from './plans.js';
+import { cachedPlanByInts, objectId } from './plans.js';
 import { type SpanOperand, groups, splitBoxes, stridedSpan } from './windows.js';
 
 /** The op part of a strided kernel: one WGSL expression over `x0..x{arity-1}` and uniforms `params.p0..`. */
@@ -138,6 +138,10 @@ interface StridedPlan {
   readonly dispatches: readonly StridedDispatch[];
 }
 
+/** Scratch plan key of `runStrided` (single-threaded: refilled by every call). */
+const KEY: number[] = [];
+const DTYPE_CODE: Readonly<Record<DType, number>> = { f32: 1, f16: 2, i32: 3, u32: 4 };
+
 const PARAM_NAMES = Array.from({ length: 8 }, (_, i) => `p${i}`);
 
 /**
@@ -150,9 +154,19 @@ export function runStrided(op: MapOp, shape: readonly number[], inputs: readonly
   const device: Device = out.tensor.device;
   if (shape.includes(0)) return;
   const views = [...inputs, out];
-  let key = `${op.name}|${shape.join()}`;
-  for (const v of views) key += `|${v.tensor.dtype}@${v.offset}:${v.strides.join()}`;
-  const plan = cachedPlan(device, 'strided', key, () => planStrided(op, device, shape, inputs, out));
+  // key: op, shape, then per view its dtype, offset and strides (numbers only: no string per call)
+  const key = KEY;
+  let n = 0;
+  key[n++] = objectId(op);
+  key[n++] = shape.length;
+  for (const d of shape) key[n++] = d;
+  for (const v of views) {
+    key[n++] = DTYPE_CODE[v.tensor.dtype];
+    key[n++] = v.offset;
+    key[n++] = v.strides.length;
+    for (const s of v.strides) key[n++] = s;
+  }
+  const plan = cachedPlanByInts(device, 'strided', key, n, () => planStrided(op, device, shape, inputs, out));
   for (const d of plan.dispatches) {
     const bindings: Record<string, BufferWindow> = {};
     for (let j = 0; j < views.length; j++) {

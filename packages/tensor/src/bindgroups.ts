@@ -1,7 +1,11 @@
 /**
- * Bind groups cached by what they bind: the layout and, per entry, the exact buffer, offset and size. The denoising
- * loop records the same ops over the same pooled buffers every step (the pool hands them back in the same order), so
- * after the first step a dispatch finds its bind group here instead of creating one (the dominant host cost).
+ * Bind groups cached by what they bind: the pipeline and, per entry, the exact buffer, offset and size (and the
+ * uniform chunk). The denoising loop records the same ops over the same pooled buffers every step (the pool hands
+ * them back in the same order), so after the first step a dispatch finds its bind group here instead of creating one.
+ *
+ * The key is a list of small integers (pipeline id, then buffer id, offset, size per binding, then the uniform chunk)
+ * written by the recorder into a scratch `Uint32Array`-like list, hashed to one number: no string is built per
+ * dispatch. A hit compares the whole list with the entry's, so a hash collision can never serve another bind group.
  *
  * Safety: a bind group names GPU buffers, not tensors, so a buffer handed to another tensor is still bound exactly as
  * the key says. A destroyed buffer must never be bound again: the pool calls `forget(buffer)` before it destroys a
@@ -19,19 +23,41 @@ export interface BindGroupStats {
 }
 
 interface Entry {
+  readonly hash: number;
+  readonly key: Float64Array;
   readonly group: GPUBindGroup;
   readonly buffers: readonly GPUBuffer[];
 }
 
-/** Default cap: a few SD 1.5 UNet evaluations' worth of distinct bind groups (~2 000 each). */
+/** Default cap: a few SD 1.5 UNet evaluations' worth of distinct bind groups (~600 each). */
 const DEFAULT_CAP = 16384;
+
+/**
+ * Hash of the first `n` integers of `key` (FNV-style multiply-xor over their low 32 bits; offsets past 4 GiB only
+ * weaken the hash, never the lookup, which compares whole keys).
+ */
+export function hashInts(key: ArrayLike<number>, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** Whether `a` holds exactly the first `n` numbers of `b`. */
+export function sameInts(a: ArrayLike<number>, b: ArrayLike<number>, n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 export class BindGroupCache {
   readonly #device: GPUDevice;
   readonly #cap: number;
-  readonly #entries = new Map<string, Entry>();
-  /** Keys of the entries binding each buffer. */
-  readonly #byBuffer = new Map<GPUBuffer, Set<string>>();
+  /** Entries by hash (a list: collisions are possible, hits compare the whole key). */
+  readonly #byHash = new Map<number, Entry[]>();
+  /** Every entry in insertion order (the cap drops the oldest). */
+  readonly #order = new Set<Entry>();
+  /** The entries binding each buffer. */
+  readonly #byBuffer = new Map<GPUBuffer, Set<Entry>>();
   readonly #ids = new WeakMap<GPUBuffer, number>();
   #nextId = 1;
   readonly #stats = { hits: 0, misses: 0, forgotten: 0, evicted: 0 };
@@ -42,7 +68,7 @@ export class BindGroupCache {
   }
 
   get stats(): BindGroupStats {
-    return { ...this.#stats, size: this.#entries.size };
+    return { ...this.#stats, size: this.#order.size };
   }
 
   /** A per-buffer id that is never reused (keys must not survive their buffer). */
@@ -56,51 +82,61 @@ export class BindGroupCache {
   }
 
   /**
-   * The bind group for `key`, created from `entries()` under `layout` on a miss; `key` must identify the layout and
-   * every entry's buffer (by `id`), offset and size.
+   * The bind group for the first `n` integers of `key`, created from `makeEntries()` under `layout` on a miss. The
+   * key must identify the pipeline (hence the layout) and every entry's buffer (by `id`), offset and size.
    */
-  get(key: string, layout: GPUBindGroupLayout, makeEntries: () => GPUBindGroupEntry[]): GPUBindGroup {
-    const hit = this.#entries.get(key);
-    if (hit) {
-      this.#stats.hits++;
-      return hit.group;
+  get(key: ArrayLike<number>, n: number, layout: GPUBindGroupLayout, makeEntries: () => GPUBindGroupEntry[]): GPUBindGroup {
+    const hash = hashInts(key, n);
+    const bucket = this.#byHash.get(hash);
+    if (bucket) {
+      for (const e of bucket) {
+        if (sameInts(e.key, key, n)) {
+          this.#stats.hits++;
+          return e.group;
+        }
+      }
     }
     this.#stats.misses++;
     const entries = makeEntries();
     const group = this.#device.createBindGroup({ layout, entries });
     const buffers = entries.map((e) => (e.resource as GPUBufferBinding).buffer);
-    this.#entries.set(key, { group, buffers });
+    const entry: Entry = { hash, key: Float64Array.from({ length: n }, (_, i) => key[i]!), group, buffers };
+    if (bucket) bucket.push(entry);
+    else this.#byHash.set(hash, [entry]);
+    this.#order.add(entry);
     for (const b of buffers) {
-      let keys = this.#byBuffer.get(b);
-      if (!keys) this.#byBuffer.set(b, (keys = new Set()));
-      keys.add(key);
+      let set = this.#byBuffer.get(b);
+      if (!set) this.#byBuffer.set(b, (set = new Set()));
+      set.add(entry);
     }
-    if (this.#entries.size > this.#cap) this.#drop(this.#entries.keys().next().value!, 'evicted');
+    if (this.#order.size > this.#cap) this.#drop(this.#order.values().next().value!, 'evicted');
     return group;
   }
 
   /** Drops every bind group that binds `buffer` (called before the buffer is destroyed). */
   forget(buffer: GPUBuffer): void {
-    const keys = this.#byBuffer.get(buffer);
-    if (!keys) return;
-    for (const key of [...keys]) this.#drop(key, 'forgotten');
+    const set = this.#byBuffer.get(buffer);
+    if (!set) return;
+    for (const e of [...set]) this.#drop(e, 'forgotten');
     this.#byBuffer.delete(buffer);
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#byHash.clear();
+    this.#order.clear();
     this.#byBuffer.clear();
   }
 
-  #drop(key: string, why: 'forgotten' | 'evicted'): void {
-    const e = this.#entries.get(key);
-    if (!e) return;
-    this.#entries.delete(key);
+  #drop(e: Entry, why: 'forgotten' | 'evicted'): void {
+    if (!this.#order.delete(e)) return;
     this.#stats[why]++;
+    const bucket = this.#byHash.get(e.hash)!;
+    if (bucket.length === 1) this.#byHash.delete(e.hash);
+    else bucket.splice(bucket.indexOf(e), 1);
     for (const b of e.buffers) {
-      const keys = this.#byBuffer.get(b);
-      keys?.delete(key);
-      if (keys?.size === 0) this.#byBuffer.delete(b);
+      const set = this.#byBuffer.get(b);
+      set?.delete(e);
+      if (set?.size === 0) this.#byBuffer.delete(b);
     }
   }
 }

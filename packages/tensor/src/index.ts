@@ -3,7 +3,7 @@ export * from './dtype.js';
 export { checkLengths, f16ArrayToF32, f16BitsToF32Bits, f32ArrayToF16, f32BitsToF16Bits } from './half.js';
 export { type Kernel, type BindingDecl, type UniformDecl, type UniformType, kernelSource, packUniforms } from './kernel.js';
 export { BufferPool, bucketSize, type PoolStats, type PoolOptions } from './pool.js';
-export { type BindGroupStats } from './bindgroups.js';
+export { type BindGroupStats, hashInts, sameInts } from './bindgroups.js';
 export { type Binding, type BufferWindow, type RunArgs } from './recorder.js';
 export { Tensor, Storage, numel } from './tensor.js';
 export { Device, type DeviceOptions, type DeviceLimits, type DeviceFeatures } from './device.js';

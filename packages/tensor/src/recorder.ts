@@ -32,8 +32,8 @@ export interface RecorderLimits {
 /**
  * Records dispatches into one command encoder and one open compute pass; `submit()` ends and submits the batch.
  * Nothing here submits per op. Per dispatch the host work is: look up the pipeline, write the uniforms into the
- * batch's arena (bound with a dynamic offset), find the bind group in the cache (created only the first time these
- * exact buffer ranges are bound), and three pass calls.
+ * batch's arena (bound with a dynamic offset), find the bind group in the cache by a numeric key (created only the first
+ * time these exact buffer ranges are bound), and three pass calls.
  */
 export class Recorder {
   readonly #device: GPUDevice;
@@ -48,6 +48,8 @@ export class Recorder {
   /** Scratch of the dispatch being recorded: binding i's buffer, and its offset and size at 2i, 2i+1. */
   readonly #buffers: GPUBuffer[] = [];
   readonly #ranges: number[] = [];
+  /** Scratch bind-group key: pipeline id, then buffer id, offset and size per binding, then the uniform chunk id. */
+  readonly #key: number[] = [];
   /** Dispatches recorded since the last submit. */
   pendingDispatches = 0;
   /** Dispatches recorded in total. */
@@ -96,23 +98,27 @@ export class Recorder {
     const decls = kernel.bindings;
     const buffers = this.#buffers;
     const ranges = this.#ranges;
-    let key = `${id}`;
+    const key = this.#key;
+    key[0] = id;
+    let n = 1;
     for (let i = 0; i < decls.length; i++) {
       const name = decls[i]!.name;
       const b = args.bindings[name];
       if (!b) throw new Error(`kernel '${kernel.name}': binding '${name}' missing`);
       this.#resolve(kernel, name, b, i);
-      key += `|${this.#groups.id(buffers[i]!)}@${ranges[2 * i]}+${ranges[2 * i + 1]}`;
+      key[n++] = this.#groups.id(buffers[i]!);
+      key[n++] = ranges[2 * i]!;
+      key[n++] = ranges[2 * i + 1]!;
     }
     if (x === 0 || y === 0 || z === 0) return;
     let chunk: GPUBuffer | null = null;
     if (kernel.uniforms.length) {
       const u = this.#uniforms.push(kernel, args.uniforms ?? {});
       chunk = u.chunk.buffer;
-      key += `|u${u.chunk.id}`;
+      key[n++] = u.chunk.id;
       this.#dynamicOffset[0] = u.offset;
     }
-    const group = this.#groups.get(key, layout, () => {
+    const group = this.#groups.get(key, n, layout, () => {
       const entries: GPUBindGroupEntry[] = [];
       for (let i = 0; i < decls.length; i++) {
         entries.push({ binding: i, resource: { buffer: buffers[i]!, offset: ranges[2 * i]!, size: ranges[2 * i + 1]! } });

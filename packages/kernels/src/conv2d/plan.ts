@@ -111,21 +111,35 @@ export function planConv2d(g: Conv2dGeometry, bytes: number, limits: BindingLimi
 
 /** A window over elements `[start, start + count)` of `tensor`, and the element offset of `start` inside it. */
 export function elementWindow(tensor: Tensor, start: number, count: number, align: number): { binding: BufferWindow; off: number } {
-  const eb = BYTES_PER_ELEMENT[tensor.dtype];
+  const { offset, size, off } = byteWindow(BYTES_PER_ELEMENT[tensor.dtype], start, count, align);
+  return { binding: { tensor, offset, size }, off };
+}
+
+/** The byte window over elements `[start, start + count)` of `eb`-byte elements, and the element offset of `start` in it. */
+export interface ByteWindow {
+  readonly offset: number;
+  readonly size: number;
+  readonly off: number;
+}
+
+function byteWindow(eb: number, start: number, count: number, align: number): ByteWindow {
   const offset = Math.floor((start * eb) / align) * align;
   const off = start - offset / eb;
-  return { binding: { tensor, offset, size: (off + count) * eb }, off };
+  return { offset, size: (off + count) * eb, off };
 }
 
 export interface ChunkWindows {
-  x: { binding: BufferWindow; off: number };
-  weight: { binding: BufferWindow; off: number };
-  y: { binding: BufferWindow; off: number };
+  x: ByteWindow;
+  weight: ByteWindow;
+  y: ByteWindow;
 }
 
-/** The windows of one chunk over `x [N, C, H, W]`, the weight (in `layout`) and `y [N, O, Ho, Wo]`. */
+/**
+ * The windows of one chunk over `x [N, C, H, W]`, the weight (in `layout`) and `y [N, O, Ho, Wo]`, all of `eb`-byte
+ * elements (tensor-free, so a plan can keep them).
+ */
 export function chunkWindows(
-  g: Conv2dGeometry, ch: Conv2dChunk, x: Tensor, weight: Tensor, layout: Conv2dWeightLayout, y: Tensor, align: number,
+  g: Conv2dGeometry, ch: Conv2dChunk, layout: Conv2dWeightLayout, eb: number, align: number,
 ): ChunkWindows {
   const hw = g.h * g.w;
   const ohw = g.hout * g.wout;
@@ -135,8 +149,8 @@ export function chunkWindows(
   const ye = ((ch.n0 + ch.n - 1) * g.cout + ch.o0 + ch.o) * ohw;
   const [ws, wn] = weightRange(g, ch, layout);
   return {
-    x: elementWindow(x, xs, xe - xs, align),
-    weight: elementWindow(weight, ws, wn, align),
-    y: elementWindow(y, ys, ye - ys, align),
+    x: byteWindow(eb, xs, xe - xs, align),
+    weight: byteWindow(eb, ws, wn, align),
+    y: byteWindow(eb, ys, ye - ys, align),
   };
 }
