@@ -1,8 +1,7 @@
 /**
  * The bundled demo model (packages/demo-model): the engine reproduces the PyTorch modules that trained it
  * (tools/demo-model/nets.py, float64 reference of the exported weights), the original single-file export loads to the
- * same model as the diffusers folder. (Prompt adherence and img2img are measured by `npm run eval:demo`: this
- * checkpoint does not follow prompts yet, see packages/demo-model/README.md.)
+ * same model as the diffusers folder. (Prompt adherence: ./adherence.test.ts, and `npm run eval:demo` in full.)
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
