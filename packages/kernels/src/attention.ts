@@ -22,7 +22,7 @@
 import {
   type Device, type Kernel, LimitError, ParameterError, ShapeError, type Tensor, UnsupportedError, checkFloat, debugLog,
 } from '@sd-webgpu/tensor';
-import { flashKernel, flashKeys, flashTileBytes } from './flash.js';
+import { FLASH_DECLS, FLASH_SCORES, flashKeys, flashTileBytes } from './flash.js';
 import { cachedPlan } from './plans.js';
 import { kernelRow } from './table.js';
 
@@ -86,7 +86,7 @@ export function attentionTuning(device: Device, dim: number): AttentionTuning {
 export const SUBGROUP_ROWS = 4;
 
 /** The score tile: sv[r][kk] += q_r[d] · k_(j0+kk)[d] for one d (unrolled: broadcasts need constant lanes). */
-function scoreTile(mode: AttentionMode, rows: number, keys: number): string {
+function scoreTile(mode: 'direct' | 'subgroup', rows: number, keys: number): string {
   if (mode === 'direct') {
     return `for (var kk = 0u; kk < KB; kk = kk + 1u) {
         let kv = V(k[krow[kk] + d]);
@@ -101,11 +101,34 @@ function scoreTile(mode: AttentionMode, rows: number, keys: number): string {
   return out.join('\n      ');
 }
 
+/**
+ * One block's scores, unmasked (the masking loop reads them). `direct`/`subgroup`: a rows x keys register tile sv
+ * computed d-outer (each q load feeds KB FMAs and each k load RL FMAs); `flash`: p itself, from the staged tiles
+ * of ./flash.ts.
+ */
+function blockScores(mode: AttentionMode, rows: number, keys: number): string {
+  if (mode === 'flash') return FLASH_SCORES;
+  return `// Rows of the block's keys (clamped; keys past the end are masked below), the same for every lane.
+    var krow: array<u32, KB>;
+    for (var kk = 0u; kk < KB; kk = kk + 1u) { krow[kk] = kbase + min(j0 + kk, params.sk - 1u) * params.stride; }
+    let kmine = kbase + min(j0 + lane, params.sk - 1u) * params.stride; // subgroup mode: this lane's key
+    var sv: array<array<V, KB>, RL>;
+    for (var r = 0u; r < RL; r = r + 1u) {
+      for (var kk = 0u; kk < KB; kk = kk + 1u) { sv[r][kk] = V(0.0); }
+    }
+    for (var d = 0u; d < params.d4; d = d + 1u) {
+      var qd: array<V, RL>;
+      for (var r = 0u; r < RL; r = r + 1u) { qd[r] = qr[r][d]; }
+      ${scoreTile(mode, rows, keys)}
+    }
+    var p: array<array<f32, KB>, RL>; // sv reduced and masked by the loop below`;
+}
+
 /** The output tile: a[r] += p[r][kk] · v_(j0+kk)[col0 + d] for one d. */
 function outputTile(mode: AttentionMode, rows: number, keys: number): string {
-  if (mode === 'direct') {
+  if (mode !== 'subgroup') {
     return `for (var kk = 0u; kk < KB; kk = kk + 1u) {
-        let vv = V(v[krow[kk] + col0 + d]);
+        let vv = ${mode === 'flash' ? 'vt[kk * O4 + d]' : 'V(v[krow[kk] + col0 + d])'};
         for (var r = 0u; r < RL; r = r + 1u) { a[r] = fma(V(p[r][kk]), vv, a[r]); }
       }`;
   }
@@ -122,7 +145,6 @@ const cache = new Map<string, Kernel>();
 /** Descriptor of one attention variant (memoized: the same object for the same variant). */
 export function attentionKernel(variant: AttentionVariant): Kernel {
   const { mode, dtype, dim, causal, lanes, rows, keys, chunk } = variant;
-  if (mode === 'flash') return flashKernel(variant);
   if (mode === 'subgroup' && (lanes !== 8 || keys !== 8)) {
     throw new ParameterError('attentionKernel', 'lanes/keys', `subgroup mode needs 8 lanes and 8 keys, got ${lanes} and ${keys}`);
   }
@@ -166,7 +188,7 @@ const KB: u32 = ${keys}u;
 const CAUSAL: bool = ${causal};
 /** -FLT_MAX marks excluded scores (keys past the end, causal mask). */
 const NEG: f32 = -3.4028234663852886e38;
-
+${mode === 'flash' ? FLASH_DECLS : ''}
 fn hsum(a: V) -> f32 { return ${vec === 4 ? 'dot(a, vec4<f32>(1.0))' : 'a'}; }
 
 @compute @workgroup_size(WG_X)
@@ -192,22 +214,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var kend = params.sk;
   if (CAUSAL) { kend = min(kend, row0 + WG_X * RL); } // no row of this workgroup sees keys past its last row
   for (var j0 = 0u; j0 < kend; j0 = j0 + KB) {
-    // Rows of the block's keys (clamped; keys past the end are masked below), the same for every lane.
-    var krow: array<u32, KB>;
-    for (var kk = 0u; kk < KB; kk = kk + 1u) { krow[kk] = kbase + min(j0 + kk, params.sk - 1u) * params.stride; }
-    let kmine = kbase + min(j0 + lane, params.sk - 1u) * params.stride; // subgroup mode: this lane's key
-    // Scores, d-outer: each q load feeds KB FMAs and each k load RL FMAs (a register tile of RL x KB).
-    var sv: array<array<V, KB>, RL>;
-    for (var r = 0u; r < RL; r = r + 1u) {
-      for (var kk = 0u; kk < KB; kk = kk + 1u) { sv[r][kk] = V(0.0); }
-    }
-    for (var d = 0u; d < params.d4; d = d + 1u) {
-      var qd: array<V, RL>;
-      for (var r = 0u; r < RL; r = r + 1u) { qd[r] = qr[r][d]; }
-      ${scoreTile(mode, rows, keys)}
-    }
+    ${blockScores(mode, rows, keys)}
     // Running max per row; p = exp2(s - max) (log2 domain: q carries scale·log2(e)); alpha rescales the past.
-    var p: array<array<f32, KB>, RL>;
     var alpha: array<f32, RL>;
     for (var r = 0u; r < RL; r = r + 1u) {
       let i = row0 + r * WG_X + lane;
@@ -215,7 +223,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var kk = 0u; kk < KB; kk = kk + 1u) {
         let j = j0 + kk;
         let valid = j < params.sk && (!CAUSAL || j <= i);
-        p[r][kk] = select(NEG, hsum(sv[r][kk]), valid);
+        p[r][kk] = select(NEG, ${mode === 'flash' ? 'p[r][kk]' : 'hsum(sv[r][kk])'}, valid);
         mx = max(mx, p[r][kk]);
       }
       alpha[r] = exp2(m[r] - mx);
@@ -227,13 +235,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
       l[r] = l[r] * alpha[r] + sum;
     }
-    // acc = acc·alpha + p·V, d-outer like the scores.
+    // acc = acc·alpha + p·V, d-outer: each v value feeds RL FMAs.
     for (var d = 0u; d < params.o4; d = d + 1u) {
       var a: array<V, RL>;
       for (var r = 0u; r < RL; r = r + 1u) { a[r] = acc[r][d] * alpha[r]; }
       ${outputTile(mode, rows, keys)}
       for (var r = 0u; r < RL; r = r + 1u) { acc[r][d] = a[r]; }
-    }
+    }${mode === 'flash' ? '\n    workgroupBarrier(); // the next tile overwrites kt / vt' : ''}
   }
 
   for (var r = 0u; r < RL; r = r + 1u) {

@@ -9,5 +9,5 @@ export * from './timestep.js';
 export * from './table.js';
 export { type GemmHooks, type GemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
 export * from './finite.js';
-export { type FlashTile, type FlashVariant, flashKernel, flashKeys } from './flash.js';
+export { type FlashTile, flashKeys } from './flash.js';
 export { type ReduceMode, type ReductionShape } from './reduce.js';
