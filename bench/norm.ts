@@ -4,10 +4,10 @@
 // write of y (the minimum traffic). --row times another kernel-table row's kernels (./rows.ts; `all`: every row
 // that runs here, side by side); compileMs is the first run's wall time (pipeline compilation included).
 // Writes bench/results/norm-<adapter class>.json.
-import { Device, type Tensor } from '@sd-webgpu/tensor';
+import type { Device, Tensor } from '@sd-webgpu/tensor';
 import { groupNorm, layerNorm } from '../packages/kernels/src/norm';
-import { type BenchCase, type BenchResult, benchCases, writeResults } from './harness';
-import { benchRows, resultsName, withBenchRow } from './rows';
+import { type BenchCase, type BenchResult, benchCases } from './harness';
+import { benchEachRow } from './rows';
 
 /** benchCases plus the process CPU time per run halved for 2 cores (steadier than wall time on a shared machine). */
 export async function timed(device: Device, c: BenchCase, iters: number): Promise<BenchResult[]> {
@@ -61,25 +61,13 @@ async function benchLayerNorm(device: Device, shape: number[], dtype: 'f32' | 'f
   return r;
 }
 
-export async function main(args: Record<string, string | true>): Promise<void> {
-  const device = await Device.create();
-  const dtypes = (args.dtype ? [args.dtype] : device.features.f16 ? ['f32', 'f16'] : ['f32']) as ('f32' | 'f16')[];
-  const quick = Boolean(args.quick);
-  const results: BenchResult[] = [];
-  const vae = quick ? [1, 128, 256, 256] : [1, 128, 512, 512];
-  for (const row of benchRows(device, args.row)) {
-    const tag = ` [${row.adapter}]`;
-    await withBenchRow(device, row, async () => {
-      for (const dtype of dtypes) {
-        results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, false, tag, 5)));
-        results.push(...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, true, tag, 5)));
-        results.push(...(await benchGroupNorm(device, [2, 1280, 8, 8], dtype, true, tag, 5)));
-        results.push(...(await benchGroupNorm(device, vae, dtype, true, tag, quick ? 3 : 2)));
-        results.push(...(await benchLayerNorm(device, [2, 4096, 320], dtype, tag)));
-        results.push(...(await benchLayerNorm(device, [2, 77, 768], dtype, tag)));
-      }
-    });
-  }
-  writeResults(resultsName('norm', device, args.row), device, results);
-  device.dispose();
+export function main(args: Record<string, string | true>): Promise<void> {
+  return benchEachRow('norm', args, async (device, dtype, tag, quick) => [
+    ...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, false, tag, 5)),
+    ...(await benchGroupNorm(device, [2, 320, 64, 64], dtype, true, tag, 5)),
+    ...(await benchGroupNorm(device, [2, 1280, 8, 8], dtype, true, tag, 5)),
+    ...(await benchGroupNorm(device, quick ? [1, 128, 256, 256] : [1, 128, 512, 512], dtype, true, tag, quick ? 3 : 2)),
+    ...(await benchLayerNorm(device, [2, 4096, 320], dtype, tag)),
+    ...(await benchLayerNorm(device, [2, 77, 768], dtype, tag)),
+  ]);
 }

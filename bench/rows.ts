@@ -3,8 +3,9 @@
  * device's own row) for the kernel benchmarks; results files carry the adapter class so figures from lavapipe and
  * SwiftShader sit side by side in bench/results/.
  */
-import type { Device } from '@sd-webgpu/tensor';
+import { Device } from '@sd-webgpu/tensor';
 import { type AdapterClass, KERNEL_ROWS, type KernelRow, adapterClass, deviceFacts, kernelRow, runnableRows, setKernelRow } from '../packages/kernels/src/table';
+import { type BenchResult, writeResults } from './harness';
 
 /** The rows to time for `--row` (a name, a comma-separated list, or `all`). */
 export function benchRows(device: Device, arg: string | true | undefined): KernelRow[] {
@@ -31,4 +32,28 @@ export async function withBenchRow<T>(device: Device, row: KernelRow, fn: () => 
 export function resultsName(family: string, device: Device, arg: string | true | undefined): string {
   const own = adapterClass(deviceFacts(device));
   return typeof arg === 'string' && arg !== 'all' && !arg.includes(',') && arg !== own ? `${family}-${own}-row-${arg}` : `${family}-${own}`;
+}
+
+/**
+ * The main of a kernel benchmark timed per row: on a new device, for each `--row` and each dtype (`--dtype`, else f32
+ * and f16 where the device has it), `cases(device, dtype, tag, quick)`; writes `<family>-<adapter class>.json`.
+ */
+export async function benchEachRow(
+  family: string,
+  args: Record<string, string | true>,
+  cases: (device: Device, dtype: 'f32' | 'f16', tag: string, quick: boolean) => Promise<BenchResult[]>,
+): Promise<void> {
+  const device = await Device.create();
+  const dtypes = (args.dtype ? [args.dtype] : device.features.f16 ? ['f32', 'f16'] : ['f32']) as ('f32' | 'f16')[];
+  const results: BenchResult[] = [];
+  try {
+    for (const row of benchRows(device, args.row)) {
+      await withBenchRow(device, row, async () => {
+        for (const dtype of dtypes) results.push(...(await cases(device, dtype, ` [${row.adapter}]`, Boolean(args.quick))));
+      });
+    }
+    writeResults(resultsName(family, device, args.row), device, results);
+  } finally {
+    device.dispose();
+  }
 }

@@ -3,12 +3,11 @@
 // (2x12x77x77, causal), cross-attention-sized rows (2x8x4096x77) and self-attention-sized rows (2x8x1024x1024; 4096
 // wide with --quick off: 2x8x4096x4096 is 1 GiB in f32, so the full mode uses 1x8x2048x2048). GB/s counts one read
 // and one write. --row as in ./norm.ts. Writes bench/results/softmax-<adapter class>.json.
-import { Device, type Tensor } from '@sd-webgpu/tensor';
+import type { Device, Tensor } from '@sd-webgpu/tensor';
 import { softmax } from '../packages/kernels/src/softmax';
 import type { BenchResult } from './harness';
-import { writeResults } from './harness';
 import { timed } from './norm';
-import { benchRows, resultsName, withBenchRow } from './rows';
+import { benchEachRow } from './rows';
 
 const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 4);
 
@@ -25,22 +24,10 @@ async function benchSoftmax(device: Device, shape: number[], dtype: 'f32' | 'f16
   return r;
 }
 
-export async function main(args: Record<string, string | true>): Promise<void> {
-  const device = await Device.create();
-  const dtypes = (args.dtype ? [args.dtype] : device.features.f16 ? ['f32', 'f16'] : ['f32']) as ('f32' | 'f16')[];
-  const quick = Boolean(args.quick);
-  const results: BenchResult[] = [];
-  const wide = quick ? [1, 8, 1024, 1024] : [1, 8, 2048, 2048];
-  for (const row of benchRows(device, args.row)) {
-    const tag = ` [${row.adapter}]`;
-    await withBenchRow(device, row, async () => {
-      for (const dtype of dtypes) {
-        results.push(...(await benchSoftmax(device, [2, 12, 77, 77], dtype, true, tag)));
-        results.push(...(await benchSoftmax(device, [2, 8, quick ? 1024 : 4096, 77], dtype, false, tag)));
-        results.push(...(await benchSoftmax(device, wide, dtype, false, tag)));
-      }
-    });
-  }
-  writeResults(resultsName('softmax', device, args.row), device, results);
-  device.dispose();
+export function main(args: Record<string, string | true>): Promise<void> {
+  return benchEachRow('softmax', args, async (device, dtype, tag, quick) => [
+    ...(await benchSoftmax(device, [2, 12, 77, 77], dtype, true, tag)),
+    ...(await benchSoftmax(device, [2, 8, quick ? 1024 : 4096, 77], dtype, false, tag)),
+    ...(await benchSoftmax(device, quick ? [1, 8, 1024, 1024] : [1, 8, 2048, 2048], dtype, false, tag)),
+  ]);
 }
