@@ -6,15 +6,7 @@ import { KERNEL_ROWS } from '../../packages/kernels/src/table';
 import { createDevice, testDevice } from '../helpers/device';
 import { expectClose, loadCase } from '../helpers/fixtures';
 import { distinctRows, withRow } from '../helpers/rows';
-
-/** Deterministic normal(0, std) values (LCG + Box-Muller). */
-function randn(n: number, seed: number, std = 1): Float32Array {
-  let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = std * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
+import { randn } from '../helpers/random';
 
 interface Case {
   b: number;

@@ -4,15 +4,7 @@ import { GROUP_NORM_TUNING, groupNorm, layerNorm } from '../../packages/kernels/
 import { groupNormRef, layerNormRef } from '../../packages/kernels/src/reference/norm';
 import { createDevice, testDevice } from '../helpers/device';
 import { expectClose, loadCase } from '../helpers/fixtures';
-
-/** Deterministic normal(mean, std) values (LCG + Box-Muller). */
-function randn(n: number, seed: number, mean = 0, std = 1): Float32Array {
-  let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = mean + std * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
+import { normal } from '../helpers/random';
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -20,9 +12,9 @@ async function runGroupNorm(
   dev: Device, shape: number[], groups: number, eps: number, silu: boolean, dtype: 'f32' | 'f16', offset = 0, std = 1,
 ): Promise<{ got: Float32Array; want: Float32Array }> {
   const c = shape[1]!;
-  let x = randn(numel(shape), 7 + shape.length + c, offset, std);
-  let w = randn(c, 11, 1, 0.5);
-  let b = randn(c, 13, 0, 0.5);
+  let x = normal(numel(shape), 7 + shape.length + c, offset, std);
+  let w = normal(c, 11, 1, 0.5);
+  let b = normal(c, 13, 0, 0.5);
   if (dtype === 'f16') [x, w, b] = [roundToF16(x), roundToF16(w), roundToF16(b)];
   const tx = dev.tensor(x, shape, dtype);
   const tw = dev.tensor(w, [c], dtype);
@@ -155,9 +147,9 @@ describe('layerNorm', () => {
         const dev = await testDevice();
         if (dtype === 'f16' && !dev.features.f16) return;
         const d = shape[shape.length - 1]!;
-        let x = randn(numel(shape), 3 + d, 2, 3);
-        let w = randn(d, 5, 1, 0.5);
-        let b = randn(d, 9, 0, 0.5);
+        let x = normal(numel(shape), 3 + d, 2, 3);
+        let w = normal(d, 5, 1, 0.5);
+        let b = normal(d, 9, 0, 0.5);
         if (dtype === 'f16') [x, w, b] = [roundToF16(x), roundToF16(w), roundToF16(b)];
         const tx = dev.tensor(x, shape, dtype);
         const tw = dev.tensor(w, [d], dtype);

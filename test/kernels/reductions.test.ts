@@ -12,15 +12,7 @@ import { KERNEL_ROWS, type KernelRow } from '../../packages/kernels/src/table';
 import { testDevice } from '../helpers/device';
 import { expectClose, loadCase } from '../helpers/fixtures';
 import { distinctRows, withRow } from '../helpers/rows';
-
-/** Deterministic normal(mean, std) values (LCG + Box-Muller). */
-function randn(n: number, seed: number, mean = 0, std = 1): Float32Array {
-  let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = mean + std * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
+import { normal } from '../helpers/random';
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 /** f32 and (where the device has it) f16; only f32 for the `tree` variant (its reduction is f32 either way). */
@@ -40,7 +32,7 @@ async function checkGroupNorm(
   dev: Device, shape: number[], groups: number, silu: boolean, dtype: 'f32' | 'f16', offset = 0, std = 1,
 ): Promise<void> {
   const c = shape[1]!;
-  let [x, w, b] = [randn(numel(shape), 7 + c, offset, std), randn(c, 11, 1, 0.5), randn(c, 13, 0, 0.5)];
+  let [x, w, b] = [normal(numel(shape), 7 + c, offset, std), normal(c, 11, 1, 0.5), normal(c, 13, 0, 0.5)];
   if (dtype === 'f16') [x, w, b] = [roundToF16(x), roundToF16(w), roundToF16(b)];
   const [tx, tw, tb] = [dev.tensor(x, shape, dtype), dev.tensor(w, [c], dtype), dev.tensor(b, [c], dtype)];
   const y = groupNorm(tx, tw, tb, { groups, eps: 1e-6, silu });
@@ -85,7 +77,7 @@ describe('reductions on every kernel-table row', () => {
           const d = shape[shape.length - 1]!;
           for (const dtype of dtypesOf(dev, label)) {
             for (const offset of dtype === 'f32' ? [2, 1000] : [2]) {
-              let [x, w, b] = [randn(numel(shape), 3 + d, offset, offset === 2 ? 3 : 1e-2), randn(d, 5, 1, 0.5), randn(d, 9, 0, 0.5)];
+              let [x, w, b] = [normal(numel(shape), 3 + d, offset, offset === 2 ? 3 : 1e-2), normal(d, 5, 1, 0.5), normal(d, 9, 0, 0.5)];
               if (dtype === 'f16') [x, w, b] = [roundToF16(x), roundToF16(w), roundToF16(b)];
               const [tx, tw, tb] = [dev.tensor(x, shape, dtype), dev.tensor(w, [d], dtype), dev.tensor(b, [d], dtype)];
               const y = layerNorm(tx, tw, tb, { eps: 1e-5 });
@@ -114,7 +106,7 @@ describe('reductions on every kernel-table row', () => {
         for (const shape of [[7], [2, 8, 77], [3, 40], [2, 4096], [3, 4097], [77, 77]]) {
           for (const dtype of dtypesOf(dev, label)) {
             for (const causal of shape.length > 1 && shape[shape.length - 1]! <= 77 ? [false, true] : [false]) {
-              let x = randn(numel(shape), numel(shape) + 5, 0, 4);
+              let x = normal(numel(shape), numel(shape) + 5, 0, 4);
               if (dtype === 'f16') x = roundToF16(x);
               const tx = dev.tensor(x, shape, dtype);
               const y = softmax(tx, { causal });

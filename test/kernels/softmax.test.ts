@@ -4,15 +4,7 @@ import { softmax } from '../../packages/kernels/src/softmax';
 import { softmaxRef } from '../../packages/kernels/src/reference/softmax';
 import { testDevice } from '../helpers/device';
 import { expectClose, loadCase } from '../helpers/fixtures';
-
-/** Deterministic normal(0, std) values (LCG + Box-Muller). */
-function randn(n: number, seed: number, std = 1): Float32Array {
-  let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = std * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
+import { randn } from '../helpers/random';
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
