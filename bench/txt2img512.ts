@@ -4,7 +4,7 @@
 // VAE decode to `8·latent`² pixels (untiled, or tiled with `--tile N` latents; tiling is on by default above 64).
 // `--skip-unet` leaves the UNet step out (it is the slowest phase on a CPU adapter). `--low-memory` holds what the
 // pipeline's `lowMemory` holds, so its peak is measured rather than derived: the VAE encoder is freed after the build
-// and the text encoder after its phase (the same `disposeModule` calls StableDiffusion makes).
+// and the text encoder after its phase (the same calls StableDiffusion makes).
 // Prints time per phase, the pool's live bytes split into weights / activations / pool overhead, the peak with
 // everything resident and the peak `lowMemory` would have, and the largest binding and buffer the device ever made.
 import { Device, ParameterError } from '@sd-webgpu/tensor';
@@ -75,8 +75,7 @@ export async function main(args: Record<string, string | true>): Promise<void> {
     };
     const weightBytes = Object.values(weights).reduce((a, b) => a + b, 0);
     if (lowMemory) { // StableDiffusion.load with lowMemory: txt2img never needs the VAE encoder
-      disposeModule(sd.vae.encoder);
-      disposeModule(sd.vae.quant_conv);
+      sd.vae.disposeEncoder();
       await device.sync();
     }
     console.log(`SD 1.5 random ${dtype} weights built in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${device.adapterInfo.description} ` +

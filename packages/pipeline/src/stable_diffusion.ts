@@ -153,8 +153,7 @@ export class StableDiffusion {
         sd.#reload = source;
         sd.#loadOptions = { ...opts, dtype: sd.dtype };
         // txt2img decodes only: the encoder half of the VAE goes at once (img2img loads it again for its encode)
-        disposeModule(sd.vae.encoder);
-        disposeModule(sd.vae.quant_conv);
+        sd.vae.disposeEncoder();
         await sd.device.sync();
       }
     } catch (e) {
@@ -300,8 +299,7 @@ export class StableDiffusion {
     let vae = this.vae;
     if (this.lowMemory) {
       vae = await this.#reloadComponent('vae', (s) => new AutoencoderKL(rootScope(s), this.configs.vae));
-      disposeModule(vae.decoder);
-      disposeModule(vae.post_quant_conv);
+      vae.disposeDecoder();
     }
     let posterior;
     try {

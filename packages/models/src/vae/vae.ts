@@ -153,4 +153,16 @@ export class AutoencoderKL {
   dispose(): void {
     disposeModule(this);
   }
+
+  /** Frees the encoding half (encoder and quant_conv): txt2img only decodes. */
+  disposeEncoder(): void {
+    disposeModule(this.encoder);
+    disposeModule(this.quant_conv);
+  }
+
+  /** Frees the decoding half (decoder and post_quant_conv): a VAE loaded only to encode. */
+  disposeDecoder(): void {
+    disposeModule(this.decoder);
+    disposeModule(this.post_quant_conv);
+  }
 }
