@@ -4,13 +4,16 @@
 // and the SD 1.5 UNet (random weights, batch 2 as with classifier-free guidance) it records one evaluation after a
 // warm-up (pipelines compiled, pool and caches in their steady state) and times only the recording: no submit
 // happens inside the timed region (the batch cap is lifted). Each repetition also times raw Dawn recording an empty
-// dispatch with a cached bind group in the same minute, and reports the ratio. Run the SD 1.5 part under
+// dispatch with a cached bind group in the same minute, and reports the ratio. It also times the same evaluation
+// replayed from a dispatch graph (`UNetGraph`, what the denoising loop does from its second step on: time_proj
+// upload, three input copies, the replay, one output copy) and reports that per dispatch and as a ratio. Run the SD 1.5 part under
 // `flock /tmp/sd15.lock` (it builds 1.7 GiB of weights). `--profile` writes a V8 CPU profile of the timed
 // repetitions only (FILE.<model>.cpuprofile). `--count-only` records one evaluation, prints its dispatches per kernel
 // family and never submits it (for large latents, whose evaluation takes minutes on a CPU adapter).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { Device, type Kernel, ParameterError, type RunArgs } from '@sd-webgpu/tensor';
+import { Device, type Kernel, ParameterError, type RunArgs, type Tensor } from '@sd-webgpu/tensor';
+import { GpuLatentBackend, TorchGenerator, createScheduler, denoise } from '../packages/pipeline/src/index';
 import { parseUNetConfig, sd15, type UNetConfig } from '../packages/models/src/configs';
 import { UNet2DConditionModel } from '../packages/models/src/unet/unet';
 import { RandomStore } from '../packages/models/src/weights/random';
@@ -72,6 +75,18 @@ interface ModelResult {
   ratio: number;
   /** Raw Dawn µs per dispatch with a fresh bind group each time (what an uncached runtime pays at least). */
   rawFreshUsPerDispatch: number;
+  /** Median host (CPU) µs per dispatch of the same evaluation replayed from its dispatch graph (the loop's steady state). */
+  replayUsPerDispatch: number;
+  /** Median CPU ms of one replayed evaluation. */
+  replayMs: number;
+  /** Median over repetitions of (replay µs per dispatch / raw Dawn µs per dispatch of the same repetition). */
+  replayRatio: number;
+  /**
+   * The real denoising loop (`denoise`, CFG, Euler a, `reps + 2` steps): median host CPU µs per dispatch of recording a
+   * step from the third on (between the end of one step's wait for the GPU and the start of the next), with and without
+   * replay, and the dispatches per step.
+   */
+  loop: { replayUsPerDispatch: number; plainUsPerDispatch: number; dispatchesPerStep: number };
   /** Bind groups created while recording the last evaluation (0 when the cache serves all). */
   bindGroupsCreated: number;
   breakdown?: Record<string, number>;
@@ -106,11 +121,16 @@ async function measure(
     return null; // the device is disposed without submitting
   }
   try {
-    // warm-up: compiles pipelines, fills the pool and the caches; two rounds so the pool reaches its steady order
-    for (let i = 0; i < 2; i++) {
-      device.scope(() => void unet.forward(sample, 981, context));
+    // warm-up: compiles pipelines, fills the pool and the caches; two rounds so the pool reaches its steady order;
+    // the graph captures first (it keeps its buffers), then both paths run twice more
+    const graph = unet.replayable();
+    for (let i = 0; i < 3; i++) {
+      device.scope(() => void graph.forward(sample, 981, context));
+      if (i) device.scope(() => void unet.forward(sample, 981, context));
       await device.sync();
     }
+    const replay: number[] = [];
+    const replayRatios: number[] = [];
     const host: number[] = [];
     const raw: number[] = [];
     const fresh: number[] = [];
@@ -138,20 +158,35 @@ async function measure(
       misses = groups1.misses - groups0.misses;
       await device.sync();
       const us = (ms * 1000) / dispatches;
+      const r0 = device.dispatchCount;
+      const tr = cpuMs();
+      device.scope(() => void graph.forward(sample, 981 - r, context));
+      const rms = cpuMs() - tr;
+      const rus = (rms * 1000) / (device.dispatchCount - r0);
+      if (device.dispatchCount - r0 !== dispatches) throw new Error(`replay issued ${device.dispatchCount - r0} dispatches, forward ${dispatches}`);
+      await device.sync();
+      replay.push(rms);
+      replayRatios.push(rus / rawUs);
       host.push(ms);
       raw.push(rawUs);
       ratios.push(us / rawUs);
-      console.log(`  rep ${r}: ${dispatches} dispatches, ${ms.toFixed(1)} ms, ${us.toFixed(2)} µs/dispatch, raw Dawn ${rawUs.toFixed(2)} µs (x${(us / rawUs).toFixed(1)}), ${misses} bind groups created`);
+      console.log(`  rep ${r}: ${dispatches} dispatches, ${ms.toFixed(1)} ms, ${us.toFixed(2)} µs/dispatch, raw Dawn ${rawUs.toFixed(2)} µs (x${(us / rawUs).toFixed(1)}), ${misses} bind groups created; replay ${rms.toFixed(2)} ms, ${rus.toFixed(2)} µs/dispatch (x${(rus / rawUs).toFixed(1)})`);
     }
     if (session) {
       const { profile: prof } = await session.post('Profiler.stop');
       writeFileSync(`${profile}.${model}.cpuprofile`, JSON.stringify(prof));
       session.disconnect();
     }
+    const loopReplay = await loopSteps(device, unet, sample, context, reps + 2, true);
+    const loopPlain = await loopSteps(device, unet, sample, context, reps + 2, false);
+    console.log(`  denoise loop: ${loopReplay.dispatchesPerStep} dispatches/step, ${loopReplay.us.toFixed(2)} µs/dispatch with replay, ${loopPlain.us.toFixed(2)} without`);
     const result: ModelResult = {
       model, dispatches, hostMs: median(host), wallMs: median(wall), hostUsPerDispatch: (median(host) * 1000) / dispatches,
       rawUsPerDispatch: median(raw), bindGroupsCreated: misses, ratio: median(ratios), rawFreshUsPerDispatch: median(fresh),
+      replayMs: median(replay), replayUsPerDispatch: (median(replay) * 1000) / dispatches, replayRatio: median(replayRatios),
+      loop: { replayUsPerDispatch: loopReplay.us, plainUsPerDispatch: loopPlain.us, dispatchesPerStep: loopReplay.dispatchesPerStep },
     };
+    graph.dispose();
     if (breakdown) result.breakdown = await countByFamily(device, () => void unet.forward(sample, 981, context));
     return result;
   } finally {
@@ -160,6 +195,46 @@ async function measure(
     unet.dispose();
     await device.sync();
   }
+}
+
+/**
+ * Host CPU time per dispatch of recording the denoising loop's steps: `device.sync` is wrapped so that a step's
+ * recording is the time from the previous step's sync returning to this step's sync being called (the GPU work, which
+ * runs on the CPU here, happens inside sync and is excluded). Steps from the third on are the steady state.
+ */
+async function loopSteps(
+  device: Device, unet: UNet2DConditionModel, sample: Tensor, context: Tensor, steps: number, replay: boolean,
+): Promise<{ us: number; dispatchesPerStep: number }> {
+  const sync = device.sync;
+  const perStep: { ms: number; dispatches: number }[] = [];
+  let t = cpuMs();
+  let d = device.dispatchCount;
+  device.sync = async () => {
+    perStep.push({ ms: cpuMs() - t, dispatches: device.dispatchCount - d });
+    await sync.call(device);
+    t = cpuMs();
+    d = device.dispatchCount;
+  };
+  try {
+    const sched = createScheduler('euler_a', new GpuLatentBackend(device));
+    sched.setTimesteps(steps);
+    const gen = new TorchGenerator(1);
+    const [, c, h, w] = sample.shape as [number, number, number, number];
+    const latents = device.tensor(gen.randn([1, c, h, w]).map((v) => v * sched.initNoiseSigma), [1, c, h, w], sample.dtype);
+    t = cpuMs();
+    d = device.dispatchCount;
+    const out = await denoise({
+      device, unet, scheduler: sched, generator: gen, latents, timesteps: sched.timesteps, context, guidanceScale: 7.5, replay,
+    });
+    out.dispose();
+  } finally {
+    device.sync = sync;
+  }
+  const steady = perStep.slice(2, steps);
+  return {
+    us: median(steady.map((s) => (s.ms * 1000) / s.dispatches)),
+    dispatchesPerStep: steady[0]!.dispatches,
+  };
 }
 
 /** Counts dispatches per kernel family while `fn` runs (wraps `device.run`). */
@@ -222,6 +297,14 @@ export async function main(args: Record<string, string | true>): Promise<void> {
         `${name.padEnd(5)} ${String(r.dispatches).padStart(5)} dispatches/eval  host ${r.hostUsPerDispatch.toFixed(2)} µs/dispatch ` +
           `(${r.hostMs.toFixed(1)} ms CPU, ${r.wallMs.toFixed(1)} ms wall per eval)  raw Dawn cached ${r.rawUsPerDispatch.toFixed(2)} µs, fresh bind group ` +
           `${r.rawFreshUsPerDispatch.toFixed(2)} µs  ratio x${r.ratio.toFixed(1)}`,
+      );
+      console.log(
+        `${''.padEnd(5)} replayed from its dispatch graph: ${r.replayUsPerDispatch.toFixed(2)} µs/dispatch ` +
+          `(${r.replayMs.toFixed(2)} ms CPU per eval)  ratio x${r.replayRatio.toFixed(1)}`,
+      );
+      console.log(
+        `${''.padEnd(5)} denoise loop steady state (CFG, Euler a, ${r.loop.dispatchesPerStep} dispatches/step): ` +
+          `${r.loop.replayUsPerDispatch.toFixed(2)} µs/dispatch with replay, ${r.loop.plainUsPerDispatch.toFixed(2)} without`,
       );
       if (r.breakdown) console.log(`  by kernel family: ${JSON.stringify(r.breakdown)}`);
     }

@@ -1,5 +1,8 @@
 import { type DType, BYTES_PER_ELEMENT } from './dtype.js';
-import { type DeviceLostError, DisposedTensorError, GpuOutOfMemoryError, ShaderCompileError, UnsupportedError } from './errors.js';
+import {
+  CaptureError, type DeviceLostError, DisposedTensorError, GpuOutOfMemoryError, ShaderCompileError, UnsupportedError,
+} from './errors.js';
+import { DispatchGraph, type GraphHost } from './graph.js';
 import { fromGpuError, fromLost, fromRejection } from './gpu_errors.js';
 import type { Kernel } from './kernel.js';
 import { debugLog } from './log.js';
@@ -97,6 +100,27 @@ export class Device {
   readonly #onError?: (e: Error) => void;
   readonly #maxBatch: number;
   readonly #scopes: Set<Tensor>[] = [];
+  /** Live dispatch graphs (they watch releases of the buffers they bind without owning). */
+  readonly #graphs = new Set<DispatchGraph>();
+  /** The capture in progress: buffers acquired during it, and buffers acquired before it but released during it. */
+  #capture: { acquired: Set<GPUBuffer>; releasedOutside: Set<GPUBuffer> } | null = null;
+  /** GPU buffers to destroy right after the next submit (recorded work may still use them). */
+  #destroyAfterSubmit: GPUBuffer[] = [];
+  readonly #graphHost: GraphHost = {
+    replay: (log) => {
+      this.#check();
+      if (this.#capture) throw new CaptureError('a graph cannot be replayed inside a capture');
+      this.#recorder.replay(log);
+      if (this.#recorder.pendingDispatches >= this.#maxBatch) this.flush();
+    },
+    release: (graph) => {
+      this.#graphs.delete(graph);
+      if (this.#disposed) return;
+      for (const t of [graph.output, ...graph.inputs]) t.dispose();
+      for (const b of graph.adopted) this.pool.release(b);
+      this.#destroyAfterSubmit.push(...graph.uniformBuffers);
+    },
+  };
   /** Removed on dispose, so a GPUDevice wrapper someone still holds no longer references this Device and its pool. */
   readonly #onUncaptured: (ev: Event) => void;
   #disposed = false;
@@ -128,6 +152,7 @@ export class Device {
     this.#maxBatch = opts.maxBatchDispatches ?? 2048;
     this.pool = new BufferPool(gpu, {
       maxFreeBytes: opts.maxFreeBytes, maxBufferSize: l.maxBufferSize, onDestroy: (b) => this.#recorder.forget(b),
+      onRelease: (b) => this.#released(b),
     });
     this.pipelines = new PipelineCache(gpu, (e) => this.#report(e));
     this.#recorder = new Recorder(gpu, this.pipelines, this.limits);
@@ -228,6 +253,7 @@ export class Device {
   /** Uploads host data (`Uint16Array` for f16 is taken as raw f16 bits). */
   tensor(data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'f32'): Tensor {
     this.#check();
+    this.#noCapture('uploading a tensor');
     if (!this.supports(dtype)) throw new UnsupportedError('tensor', `dtype f16 needs the shader-f16 feature`);
     const n = numel(shape);
     if (data.length !== n) {
@@ -241,6 +267,7 @@ export class Device {
 
   /** Writes bytes into a buffer (length padded to 4 as WebGPU requires). */
   writeBuffer(buffer: GPUBuffer, offset: number, bytes: Uint8Array): void {
+    this.#noCapture('writing a buffer from the host');
     if (bytes.byteLength % 4 === 0) this.gpu.queue.writeBuffer(buffer, offset, bytes);
     else {
       const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
@@ -317,10 +344,56 @@ export class Device {
   /** Copies bytes between tensors' buffers inside the current batch. */
   copy(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, bytes: number): void {
     this.#check();
-    this.#recorder.endPass().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+    this.#recorder.copy(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
   }
 
-  /** Submits everything recorded so far. */
+  /**
+   * Runs `fn` (its work is recorded and runs as usual) and returns a `DispatchGraph` that can issue the same
+   * dispatches and copies again with `replay()` at a fraction of the host cost (./graph.ts). The graph owns the
+   * tensor `fn` returns (its `output`), the tensors in `owns` (its `inputs`: write new values into them before a
+   * replay) and every intermediate buffer; tensors created inside `fn` and not returned are disposed as in `scope`.
+   * Uploads, readbacks and replays inside `fn` throw `CaptureError`, as does `fn` releasing a tensor that existed
+   * before the capture and that it bound (a replay would read whatever reused that buffer).
+   */
+  capture<T extends Tensor>(fn: () => T, opts: { owns?: readonly Tensor[] } = {}): DispatchGraph<T> {
+    this.#check();
+    const inputs = opts.owns ?? [];
+    const log = this.#recorder.beginCapture();
+    const state = { acquired: new Set<GPUBuffer>(), releasedOutside: new Set<GPUBuffer>() };
+    this.#capture = state;
+    this.pool.track(state.acquired);
+    let output: T;
+    try {
+      output = this.scope(fn);
+    } catch (e) {
+      this.#destroyAfterSubmit.push(...log.arena.buffers);
+      throw e;
+    } finally {
+      this.pool.track(null);
+      this.#capture = null;
+      this.#recorder.endCapture(this.gpu.queue);
+    }
+    const fail = (why: string): never => {
+      this.#destroyAfterSubmit.push(...log.arena.buffers);
+      if (output instanceof Tensor) output.dispose();
+      throw new CaptureError(why);
+    };
+    if (!(output instanceof Tensor)) fail('fn must return one tensor (the graph output)');
+    for (const b of state.releasedOutside) {
+      if (log.buffers.has(b)) fail(`fn released a buffer it binds that existed before the capture (${b.label}): a replay would read whatever reused it`);
+    }
+    if (inputs.some((t) => t.disposed)) fail('an input tensor (owns) was disposed during the capture');
+    this.keep(output);
+    for (const t of inputs) this.keep(t);
+    const owned = new Set<GPUBuffer>([output.buffer, ...inputs.map((t) => t.buffer)]);
+    const adopted = [...state.acquired].filter((b) => !owned.has(b) && this.pool.adopt(b));
+    for (const b of adopted) owned.add(b);
+    const external = new Set([...log.buffers].filter((b) => !owned.has(b)));
+    const graph = new DispatchGraph(output, inputs, log, adopted, external, this.#graphHost);
+    this.#graphs.add(graph as DispatchGraph);
+    return graph;
+  }
+
   /** Submits everything recorded so far; throws errors reported since the last check (e.g. a failed compile). */
   flush(): void {
     this.#submit();
@@ -332,6 +405,23 @@ export class Device {
     const cmd = this.#recorder.finish(this.gpu.queue);
     if (cmd) this.gpu.queue.submit([cmd]);
     this.pool.onSubmit();
+    if (this.#destroyAfterSubmit.length) {
+      for (const b of this.#destroyAfterSubmit) {
+        this.#recorder.forget(b);
+        b.destroy();
+      }
+      this.#destroyAfterSubmit = [];
+    }
+  }
+
+  #released(buffer: GPUBuffer): void {
+    const c = this.#capture;
+    if (c && !c.acquired.has(buffer)) c.releasedOutside.add(buffer);
+    for (const g of this.#graphs) g.watch(buffer);
+  }
+
+  #noCapture(what: string): void {
+    if (this.#capture) throw new CaptureError(`${what} inside a capture: a replay would not repeat it (do it before the capture)`);
   }
 
   /** Submits and waits until the GPU is idle; throws any error reported meanwhile. */
@@ -349,6 +439,7 @@ export class Device {
   /** Reads `bytes` bytes at `offset` of a buffer (submits pending work first). */
   async readBytes(buffer: GPUBuffer, offset: number, bytes: number): Promise<Uint8Array> {
     this.#check();
+    this.#noCapture('reading back');
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.#staging.acquire(size);
     // The scope catches an invalid submit before its (never copied) staging bytes could be returned as data.
@@ -396,6 +487,8 @@ export class Device {
     this.#disposed = true;
     this.#recorder.destroy();
     this.#staging.destroy();
+    for (const b of this.#destroyAfterSubmit) b.destroy();
+    this.#graphs.clear();
     this.pool.destroyAll();
     this.gpu.removeEventListener('uncapturederror', this.#onUncaptured);
     this.gpu.destroy();

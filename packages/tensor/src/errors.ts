@@ -83,3 +83,21 @@ export class LimitError extends SdError {
 }
 
 export const shapeStr = fmt;
+
+/** Something a dispatch graph cannot record (an upload, a readback, a nested capture) or a capture that failed. */
+export class CaptureError extends SdError {
+  constructor(detail: string) {
+    super('capture', `Device.capture: ${detail}`);
+  }
+}
+
+/**
+ * Replay of a dispatch graph whose recorded commands no longer mean what they did: a buffer it binds but does not
+ * own was released or destroyed after the capture (a disposed weight, a tensor handed back to the pool), or the graph
+ * was disposed. Capture it again.
+ */
+export class StaleGraphError extends SdError {
+  constructor(detail: string) {
+    super('stale-graph', `DispatchGraph.replay: ${detail}`);
+  }
+}

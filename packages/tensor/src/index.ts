@@ -9,3 +9,4 @@ export { Tensor, Storage, numel } from './tensor.js';
 export { Device, type DeviceOptions, type DeviceLimits, type DeviceFeatures } from './device.js';
 export { GpuTimer } from './timer.js';
 export { setDebug, debugEnabled, debugLog } from './log.js';
+export { DispatchGraph } from './graph.js';

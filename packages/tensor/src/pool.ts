@@ -41,6 +41,8 @@ export interface PoolOptions {
   usage?: number;
   /** Called right before the pool destroys one of its buffers (the recorder drops bind groups naming it). */
   onDestroy?: (buffer: GPUBuffer) => void;
+  /** Called when a live buffer is released (dispatch graphs watch the buffers they bind but do not own). */
+  onRelease?: (buffer: GPUBuffer) => void;
 }
 
 const MiB = 1 << 20;
@@ -58,6 +60,9 @@ export class BufferPool {
   readonly #maxFree: number;
   readonly #maxBufferSize: number;
   readonly #onDestroy: (buffer: GPUBuffer) => void;
+  readonly #onRelease: (buffer: GPUBuffer) => void;
+  /** While a graph is captured: every buffer acquired (./graph.ts adopts those released again by the end). */
+  #tracking: Set<GPUBuffer> | null = null;
   readonly #free = new Map<number, GPUBuffer[]>();
   /** Free buffers in release order, for evicting the oldest (a Set: taking one out is O(1)). */
   readonly #freeOrder = new Set<GPUBuffer>();
@@ -80,6 +85,36 @@ export class BufferPool {
     this.#maxFree = opts.maxFreeBytes ?? 2 * 1024 * MiB;
     this.#maxBufferSize = opts.maxBufferSize ?? Infinity;
     this.#onDestroy = opts.onDestroy ?? (() => {});
+    this.#onRelease = opts.onRelease ?? (() => {});
+  }
+
+  /** Starts (a set) or stops (null) recording which buffers `acquire` hands out. */
+  track(acquired: Set<GPUBuffer> | null): void {
+    this.#tracking = acquired;
+  }
+
+  /**
+   * Takes a released buffer (free, pending or about to be destroyed) back out of the pool's hands: it counts as live
+   * and no `acquire` can return it until the caller `release`s it. Returns false (and does nothing) for a live buffer.
+   */
+  adopt(buf: GPUBuffer): boolean {
+    const size = this.#sizes.get(buf);
+    if (size === undefined) throw new Error('BufferPool.adopt: buffer not from this pool');
+    if (this.#freeOrder.delete(buf)) {
+      const list = this.#free.get(size)!;
+      list.splice(list.indexOf(buf), 1);
+      this.#stats.freeBytes -= size;
+    } else {
+      const list = this.#pending.get(size);
+      const i = list ? list.indexOf(buf) : -1;
+      const d = i < 0 ? this.#pendingDestroy.indexOf(buf) : -1;
+      if (i >= 0) list!.splice(i, 1);
+      else if (d >= 0) this.#pendingDestroy.splice(d, 1);
+      else return false;
+    }
+    this.#stats.liveBytes += size;
+    this.#stats.peakLiveBytes = Math.max(this.#stats.peakLiveBytes, this.#stats.liveBytes);
+    return true;
   }
 
   get stats(): Readonly<PoolStats> {
@@ -114,6 +149,7 @@ export class BufferPool {
     }
     s.liveBytes += size;
     s.peakLiveBytes = Math.max(s.peakLiveBytes, s.liveBytes);
+    this.#tracking?.add(buf);
     return buf;
   }
 
@@ -122,6 +158,7 @@ export class BufferPool {
     const size = this.#sizes.get(buf);
     if (size === undefined) throw new Error('BufferPool.release: buffer not from this pool');
     this.#stats.liveBytes -= size;
+    this.#onRelease(buf);
     if (this.#exact.has(buf)) this.#pendingDestroy.push(buf);
     else this.#insert(this.#pending, size, buf);
   }

@@ -1,5 +1,6 @@
 import { BindGroupCache, type BindGroupStats } from './bindgroups.js';
-import { DisposedTensorError, LimitError } from './errors.js';
+import { CommandLog } from './command_log.js';
+import { CaptureError, DisposedTensorError, LimitError } from './errors.js';
 import { type Kernel, uniformBytes } from './kernel.js';
 import type { PipelineCache } from './pipelines.js';
 import type { Tensor } from './tensor.js';
@@ -45,6 +46,8 @@ export class Recorder {
   #pass: GPUComputePassEncoder | null = null;
   #lastPipeline: GPUComputePipeline | null = null;
   readonly #dynamicOffset = new Uint32Array(1);
+  /** The capture in progress (./graph.ts): dispatches and copies are also logged, uniforms go to its arena. */
+  #log: CommandLog | null = null;
   /** Scratch of the dispatch being recorded: binding i's buffer, and its offset and size at 2i, 2i+1. */
   readonly #buffers: GPUBuffer[] = [];
   readonly #ranges: number[] = [];
@@ -87,6 +90,67 @@ export class Recorder {
     return this.encoder;
   }
 
+  /** Starts logging every dispatch and copy into a new command log (one capture at a time). */
+  beginCapture(): CommandLog {
+    if (this.#log) throw new CaptureError('a capture is already in progress (captures do not nest)');
+    this.#log = new CommandLog(this.#device, this.#limits.minUniformBufferOffsetAlignment);
+    return this.#log;
+  }
+
+  /** Stops logging; uploads the log's uniforms (before the batch that recorded them is submitted) and seals it. */
+  endCapture(queue: GPUQueue): CommandLog {
+    const log = this.#log;
+    if (!log) throw new CaptureError('no capture is in progress');
+    this.#log = null;
+    log.arena.sync(queue);
+    log.seal();
+    return log;
+  }
+
+  get capturing(): boolean {
+    return this.#log !== null;
+  }
+
+  /**
+   * Re-issues a sealed log's commands into the current batch: per dispatch at most setPipeline, setBindGroup with the
+   * recorded dynamic offset and dispatchWorkgroups; nothing is looked up, packed or created.
+   */
+  replay(log: CommandLog): void {
+    const { pipelines, groups, offsetData, hasOffset, grid, copies } = log;
+    const n = pipelines.length;
+    let pass = this.#pass;
+    let last = this.#lastPipeline;
+    for (let i = 0; i < n; i++) {
+      const pipeline = pipelines[i];
+      if (!pipeline) {
+        const c = copies[i]!;
+        pass?.end();
+        pass = null;
+        last = null;
+        this.encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
+        continue;
+      }
+      if (!pass) pass = this.encoder.beginComputePass();
+      if (pipeline !== last) {
+        pass.setPipeline(pipeline);
+        last = pipeline;
+      }
+      if (hasOffset[i]) pass.setBindGroup(0, groups[i]!, offsetData, i, 1);
+      else pass.setBindGroup(0, groups[i]!);
+      pass.dispatchWorkgroups(grid[3 * i]!, grid[3 * i + 1]!, grid[3 * i + 2]!);
+    }
+    this.#pass = pass;
+    this.#lastPipeline = last;
+    this.pendingDispatches += log.dispatches;
+    this.totalDispatches += log.dispatches;
+  }
+
+  /** Records a buffer-to-buffer copy into the current batch (logged while capturing). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.endPass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.#log?.copy(src, srcOffset, dst, dstOffset, bytes);
+  }
+
   /** Opens an empty pass that only writes a timestamp. */
   timestamp(querySet: GPUQuerySet, index: number): void {
     this.endPass().beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: index } }).end();
@@ -112,8 +176,9 @@ export class Recorder {
     }
     if (x === 0 || y === 0 || z === 0) return;
     let chunk: GPUBuffer | null = null;
+    const log = this.#log;
     if (kernel.uniforms.length) {
-      const u = this.#uniforms.push(kernel, args.uniforms ?? {});
+      const u = (log ? log.arena : this.#uniforms).push(kernel, args.uniforms ?? {});
       chunk = u.chunk.buffer;
       key[n++] = u.chunk.id;
       this.#dynamicOffset[0] = u.offset;
@@ -137,6 +202,10 @@ export class Recorder {
     if (chunk) this.#pass.setBindGroup(0, group, this.#dynamicOffset, 0, 1);
     else this.#pass.setBindGroup(0, group);
     this.#pass.dispatchWorkgroups(x, y, z);
+    if (log) {
+      log.dispatch(pipeline, group, chunk ? this.#dynamicOffset[0]! : -1, x, y, z);
+      for (let i = 0; i < decls.length; i++) log.buffers.add(buffers[i]!);
+    }
     this.pendingDispatches++;
     this.totalDispatches++;
   }
@@ -148,6 +217,7 @@ export class Recorder {
     this.#encoder = null;
     this.pendingDispatches = 0;
     this.#uniforms.upload(queue);
+    this.#log?.arena.sync(queue); // a capture spanning a submit: its uniforms so far must land before this batch runs
     return enc ? enc.finish() : null;
   }
 

@@ -2,6 +2,9 @@
  * Uniform values of one batch: CPU mirrors of 64 KiB uniform buffers, filled in place by each dispatch and uploaded
  * once per submit (one writeBuffer per chunk used). Kernels bind their chunk at offset 0 with a dynamic offset, so
  * the bind group does not depend on where a dispatch's values sit and can be cached (./bindgroups.ts).
+ *
+ * A dispatch graph (./graph.ts) has an arena of its own that is never rewound: `sync()` uploads what was written
+ * since the last sync and keeps it, so the graph's recorded dynamic offsets stay valid for every replay.
  */
 import { type Kernel, uniformBytes, writeUniforms } from './kernel.js';
 import { BufferUsage } from './gpu_flags.js';
@@ -19,12 +22,18 @@ interface Chunk extends UniformChunk {
   readonly view: DataView;
 }
 
+/** Chunk ids are unique across arenas: a graph's chunks and the batch's never share a bind-group key. */
+let nextChunkId = 0;
+
 export class UniformArena {
   readonly #device: GPUDevice;
   readonly #align: number;
   readonly #chunks: Chunk[] = [];
   #chunk = 0;
   #cursor = 0;
+  /** `sync()`: chunk index and byte position up to which the mirrors are uploaded. */
+  #syncedChunk = 0;
+  #synced = 0;
 
   constructor(device: GPUDevice, align: number) {
     this.#device = device;
@@ -44,7 +53,7 @@ export class UniformArena {
     if (this.#chunk === this.#chunks.length) {
       const buffer = this.#device.createBuffer({ size: CHUNK, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: 'uniforms' });
       const mirror = new Uint8Array(CHUNK);
-      this.#chunks.push({ buffer, id: this.#chunks.length, mirror, view: new DataView(mirror.buffer) });
+      this.#chunks.push({ buffer, id: nextChunkId++, mirror, view: new DataView(mirror.buffer) });
     }
     const c = this.#chunks[this.#chunk]!;
     const offset = this.#cursor;
@@ -61,6 +70,22 @@ export class UniformArena {
     }
     this.#chunk = 0;
     this.#cursor = 0;
+  }
+
+  /** Uploads what was written since the last sync without rewinding (a graph's arena: its offsets stay valid). */
+  sync(queue: GPUQueue): void {
+    for (let i = this.#syncedChunk; i <= this.#chunk && i < this.#chunks.length; i++) {
+      const from = i === this.#syncedChunk ? this.#synced : 0;
+      const to = i < this.#chunk ? CHUNK : this.#cursor;
+      if (to > from) queue.writeBuffer(this.#chunks[i]!.buffer, from, this.#chunks[i]!.mirror, from, to - from);
+    }
+    this.#syncedChunk = this.#chunk;
+    this.#synced = this.#cursor;
+  }
+
+  /** The GPU buffers of this arena (a graph hands them to the device to destroy after its last use). */
+  get buffers(): GPUBuffer[] {
+    return this.#chunks.map((c) => c.buffer);
   }
 
   destroy(): void {

@@ -7,3 +7,4 @@ export {
   type DownBlock, type DownBlockOptions, type DownBlockOutput, type UNetBlockOptions, type UpBlock, type UpBlockOptions,
 } from './blocks.js';
 export { UNet2DConditionModel, type Taps } from './unet.js';
+export { UNetGraph } from './graph.js';
