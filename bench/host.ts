@@ -21,6 +21,13 @@ import { rootScope } from '../packages/models/src/weights/scope';
 import { writeResults } from './harness';
 
 const RAW_DISPATCHES = 2000;
+/**
+ * Steps of each timed denoising loop: the first two (capture, pool settling) are left out and the median of the rest
+ * reported, so that a garbage collection landing in a step (Dawn's polling fills the heap while lavapipe computes)
+ * moves no figure.
+ */
+const LOOP_STEPS = 14;
+
 
 /**
  * CPU time of this process in ms. The host figures are CPU time, not wall time: on a shared machine wall time
@@ -82,7 +89,7 @@ interface ModelResult {
   /** Median over repetitions of (replay µs per dispatch / raw Dawn µs per dispatch of the same repetition). */
   replayRatio: number;
   /**
-   * The real denoising loop (`denoise`, CFG, Euler a, `reps + 2` steps): median host CPU µs per dispatch of recording a
+   * The real denoising loop (`denoise`, CFG, Euler a, `LOOP_STEPS` steps): median host CPU µs per dispatch of recording a
    * step from the third on (between the end of one step's wait for the GPU and the start of the next), with and without
    * replay, and the dispatches per step.
    */
@@ -177,8 +184,9 @@ async function measure(
       writeFileSync(`${profile}.${model}.cpuprofile`, JSON.stringify(prof));
       session.disconnect();
     }
-    const loopReplay = await loopSteps(device, unet, sample, context, reps + 2, true);
-    const loopPlain = await loopSteps(device, unet, sample, context, reps + 2, false);
+    const loopReplay = await loopSteps(device, unet, sample, context, LOOP_STEPS, true);
+    const loopPlain = await loopSteps(device, unet, sample, context, LOOP_STEPS, false);
+    await device.sync();
     console.log(`  denoise loop: ${loopReplay.dispatchesPerStep} dispatches/step, ${loopReplay.us.toFixed(2)} µs/dispatch with replay, ${loopPlain.us.toFixed(2)} without`);
     const result: ModelResult = {
       model, dispatches, hostMs: median(host), wallMs: median(wall), hostUsPerDispatch: (median(host) * 1000) / dispatches,
@@ -209,9 +217,9 @@ async function loopSteps(
   const perStep: { ms: number; dispatches: number }[] = [];
   let t = cpuMs();
   let d = device.dispatchCount;
-  device.sync = async () => {
+  device.sync = async (opts) => {
     perStep.push({ ms: cpuMs() - t, dispatches: device.dispatchCount - d });
-    await sync.call(device);
+    await sync.call(device, opts);
     t = cpuMs();
     d = device.dispatchCount;
   };
@@ -223,10 +231,16 @@ async function loopSteps(
     const latents = device.tensor(gen.randn([1, c, h, w]).map((v) => v * sched.initNoiseSigma), [1, c, h, w], sample.dtype);
     t = cpuMs();
     d = device.dispatchCount;
+    const made: ReturnType<UNet2DConditionModel['replayable']>[] = [];
+    const predictor = { forward: unet.forward.bind(unet), replayable: () => (made.push(unet.replayable()), made[0]!) };
     const out = await denoise({
-      device, unet, scheduler: sched, generator: gen, latents, timesteps: sched.timesteps, context, guidanceScale: 7.5, replay,
+      device, unet: predictor, scheduler: sched, generator: gen, latents, timesteps: sched.timesteps, context, guidanceScale: 7.5, replay,
     });
     out.dispose();
+    const g = made[0];
+    if (replay && (g?.captures !== 1 || g.replays !== steps - 1)) {
+      throw new Error(`the loop should capture once and replay ${steps - 1} times, did ${g?.captures} and ${g?.replays}`);
+    }
   } finally {
     device.sync = sync;
   }

@@ -45,6 +45,33 @@ describe('the public denoising loop', () => {
     o.context.dispose();
   });
 
+  it('sleeps through most of the shortest previous wait before polling (Node\'s WebGPU busy-polls while it waits)', async () => {
+    const unet = counting();
+    const o = await setup(7.5);
+    const dev = o.device;
+    const sync = dev.sync;
+    const idle: number[] = [];
+    const waits: number[] = [];
+    dev.sync = async (opts) => {
+      idle.push(opts?.idleMs ?? -1);
+      const t = performance.now();
+      await sync.call(dev, opts);
+      waits.push(performance.now() - t);
+    };
+    o.scheduler.setTimesteps(4);
+    try {
+      (await denoise({ ...o, timesteps: o.scheduler.timesteps, unet })).dispose();
+    } finally {
+      dev.sync = sync;
+    }
+    // the loop's own syncs, one per step (the first step's wait, which compiles, never counts)
+    expect(idle.length).toBe(4);
+    expect(idle.slice(0, 2)).toEqual([0, 0]);
+    expect(idle[2]).toBeCloseTo(0.8 * waits[1]!, 0);
+    expect(idle[3]).toBeCloseTo(0.8 * Math.min(waits[1]!, waits[2]!), 0);
+    o.context.dispose();
+  });
+
   it('does no GPU work for an already-aborted signal and frees what it was given', async () => {
     await sd.device.sync();
     const live = sd.device.pool.stats.liveBytes;
