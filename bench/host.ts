@@ -10,7 +10,7 @@
 // `flock /tmp/sd15.lock` (it builds 1.7 GiB of weights). `--profile` writes a V8 CPU profile of the timed
 // repetitions only (FILE.<model>.cpuprofile). `--count-only` records one evaluation, prints its dispatches per kernel
 // family and never submits it (for large latents, whose evaluation takes minutes on a CPU adapter).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { Device, type Kernel, ParameterError, type RunArgs, type Tensor } from '@sd-webgpu/tensor';
 import { GpuLatentBackend, TorchGenerator, createScheduler, denoise } from '../packages/pipeline/src/index';
@@ -30,13 +30,18 @@ const LOOP_STEPS = 14;
 
 
 /**
- * CPU time of this process in ms. The host figures are CPU time, not wall time: on a shared machine wall time
- * includes whatever else ran meanwhile, while recording is single-threaded JavaScript plus Dawn calls.
+ * CPU time of the main thread in ms (Linux: `/proc/thread-self/schedstat`, nanoseconds; elsewhere the process's CPU
+ * time). The host figures are CPU time, not wall time: on a shared machine wall time includes whatever else ran
+ * meanwhile. And only this thread's: recording is single-threaded JavaScript plus the Dawn calls it makes, while the
+ * process's other threads (lavapipe's workers winding down after a submit, V8's concurrent GC) would add their time
+ * to whichever region they overlap.
  */
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
+const cpuMs = existsSync('/proc/thread-self/schedstat')
+  ? () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6
+  : () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
 
 /** Raw Dawn: µs per setPipeline + setBindGroup + dispatchWorkgroups of an empty kernel, with one cached bind group. */
 function rawDawn(gpu: GPUDevice, fresh = false): number {
