@@ -4,13 +4,14 @@
 // and the SD 1.5 UNet (random weights, batch 2 as with classifier-free guidance) it records one evaluation after a
 // warm-up (pipelines compiled, pool and caches in their steady state) and times only the recording: no submit
 // happens inside the timed region (the batch cap is lifted). Each repetition also times raw Dawn recording an empty
-// dispatch with a cached bind group in the same minute, and reports the ratio. It also times the same evaluation
-// replayed from a dispatch graph (`UNetGraph`, what the denoising loop does from its second step on: time_proj
-// upload, three input copies, the replay, one output copy) and reports that per dispatch and as a ratio. Run the SD 1.5 part under
-// `flock /tmp/sd15.lock` (it builds 1.7 GiB of weights). `--profile` writes a V8 CPU profile of the timed
-// repetitions only (FILE.<model>.cpuprofile). `--count-only` records one evaluation, prints its dispatches per kernel
-// family and never submits it (for large latents, whose evaluation takes minutes on a CPU adapter).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// dispatch with a cached bind group in the same minute, and reports the ratio, and times the same evaluation replayed
+// from its dispatch graph (`UNetGraph`: time_proj upload, three input copies, the replay, one output copy). Last, the
+// real denoising loop (CFG, Euler a, 14 steps) with and without replay: host time per dispatch of a step's recording.
+// Host time is `hostClock`'s (min of process CPU and wall time). Run the SD 1.5 part under `flock /tmp/sd15.lock`
+// (it builds 1.7 GiB of weights). `--profile` writes a V8 CPU profile of the timed repetitions only
+// (FILE.<model>.cpuprofile). `--count-only` records one evaluation, prints its dispatches per kernel family and never
+// submits it (for large latents, whose evaluation takes minutes on a CPU adapter).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { Device, type Kernel, ParameterError, type RunArgs, type Tensor } from '@sd-webgpu/tensor';
 import { GpuLatentBackend, TorchGenerator, createScheduler, denoise } from '../packages/pipeline/src/index';
@@ -29,19 +30,25 @@ const RAW_DISPATCHES = 2000;
 const LOOP_STEPS = 14;
 
 
+/** CPU time of this process in ms (all its threads). */
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 /**
- * CPU time of the main thread in ms (Linux: `/proc/thread-self/schedstat`, nanoseconds; elsewhere the process's CPU
- * time). The host figures are CPU time, not wall time: on a shared machine wall time includes whatever else ran
- * meanwhile. And only this thread's: recording is single-threaded JavaScript plus the Dawn calls it makes, while the
- * process's other threads (lavapipe's workers winding down after a submit, V8's concurrent GC) would add their time
- * to whichever region they overlap.
+ * Host time of a region: the smaller of the process's CPU time and the wall time spent in it, an upper bound of the
+ * main thread's own CPU time (which Node cannot read precisely). Recording is single-threaded JavaScript plus the
+ * Dawn calls it makes. CPU time alone would add the process's other threads (lavapipe's workers winding down after
+ * a submit, V8's concurrent GC); wall time alone would add other processes on this shared machine; each bounds the
+ * main thread's time from above, so the minimum does too.
  */
-const cpuMs = existsSync('/proc/thread-self/schedstat')
-  ? () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6
-  : () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
+function hostClock(): () => number {
+  const c = cpuMs();
+  const w = performance.now();
+  return () => Math.min(cpuMs() - c, performance.now() - w);
+}
+
 
 /** Raw Dawn: µs per setPipeline + setBindGroup + dispatchWorkgroups of an empty kernel, with one cached bind group. */
 function rawDawn(gpu: GPUDevice, fresh = false): number {
@@ -59,13 +66,13 @@ function rawDawn(gpu: GPUDevice, fresh = false): number {
   const group = gpu.createBindGroup({ layout, entries });
   const enc = gpu.createCommandEncoder();
   const pass = enc.beginComputePass();
-  const t0 = cpuMs();
+  const elapsed = hostClock();
   for (let i = 0; i < RAW_DISPATCHES; i++) {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, fresh ? gpu.createBindGroup({ layout, entries }) : group);
     pass.dispatchWorkgroups(1);
   }
-  const us = ((cpuMs() - t0) * 1000) / RAW_DISPATCHES;
+  const us = (elapsed() * 1000) / RAW_DISPATCHES;
   pass.end();
   enc.finish(); // never submitted
   buffer.destroy();
@@ -75,9 +82,9 @@ function rawDawn(gpu: GPUDevice, fresh = false): number {
 interface ModelResult {
   model: string;
   dispatches: number;
-  /** Median host (CPU) µs per dispatch of recording one evaluation. */
+  /** Median host µs per dispatch of recording one evaluation (`hostClock`). */
   hostUsPerDispatch: number;
-  /** Median CPU ms of recording one evaluation. */
+  /** Median host ms of recording one evaluation. */
   hostMs: number;
   /** Median wall ms of the same (includes whatever else the machine ran meanwhile). */
   wallMs: number;
@@ -87,14 +94,14 @@ interface ModelResult {
   ratio: number;
   /** Raw Dawn µs per dispatch with a fresh bind group each time (what an uncached runtime pays at least). */
   rawFreshUsPerDispatch: number;
-  /** Median host (CPU) µs per dispatch of the same evaluation replayed from its dispatch graph (the loop's steady state). */
+  /** Median host µs per dispatch of the same evaluation replayed from its dispatch graph (the loop's steady state). */
   replayUsPerDispatch: number;
-  /** Median CPU ms of one replayed evaluation. */
+  /** Median host ms of one replayed evaluation. */
   replayMs: number;
   /** Median over repetitions of (replay µs per dispatch / raw Dawn µs per dispatch of the same repetition). */
   replayRatio: number;
   /**
-   * The real denoising loop (`denoise`, CFG, Euler a, `LOOP_STEPS` steps): median host CPU µs per dispatch of recording a
+   * The real denoising loop (`denoise`, CFG, Euler a, `LOOP_STEPS` steps): median host µs per dispatch of recording a
    * step from the third on (between the end of one step's wait for the GPU and the start of the next), with and without
    * replay, and the dispatches per step.
    */
@@ -160,10 +167,10 @@ async function measure(
       fresh.push(rawDawn(device.gpu, true));
       const before = device.dispatchCount;
       const groups0 = device.bindGroupStats();
-      const t = cpuMs();
       const w = performance.now();
+      const elapsed = hostClock();
       device.scope(() => void unet.forward(sample, 981, context));
-      const ms = cpuMs() - t;
+      const ms = elapsed();
       wall.push(performance.now() - w);
       dispatches = device.dispatchCount - before;
       const groups1 = device.bindGroupStats();
@@ -171,9 +178,9 @@ async function measure(
       await device.sync();
       const us = (ms * 1000) / dispatches;
       const r0 = device.dispatchCount;
-      const tr = cpuMs();
+      const replayed = hostClock();
       device.scope(() => void graph.forward(sample, 981 - r, context));
-      const rms = cpuMs() - tr;
+      const rms = replayed();
       const rus = (rms * 1000) / (device.dispatchCount - r0);
       if (device.dispatchCount - r0 !== dispatches) throw new Error(`replay issued ${device.dispatchCount - r0} dispatches, forward ${dispatches}`);
       await device.sync();
@@ -211,7 +218,7 @@ async function measure(
 }
 
 /**
- * Host CPU time per dispatch of recording the denoising loop's steps: `device.sync` is wrapped so that a step's
+ * Host time per dispatch of recording the denoising loop's steps: `device.sync` is wrapped so that a step's
  * recording is the time from the previous step's sync returning to this step's sync being called (the GPU work, which
  * runs on the CPU here, happens inside sync and is excluded). Steps from the third on are the steady state.
  */
@@ -220,12 +227,12 @@ async function loopSteps(
 ): Promise<{ us: number; dispatchesPerStep: number }> {
   const sync = device.sync;
   const perStep: { ms: number; dispatches: number }[] = [];
-  let t = cpuMs();
+  let elapsed = hostClock();
   let d = device.dispatchCount;
   device.sync = async (opts) => {
-    perStep.push({ ms: cpuMs() - t, dispatches: device.dispatchCount - d });
+    perStep.push({ ms: elapsed(), dispatches: device.dispatchCount - d });
     await sync.call(device, opts);
-    t = cpuMs();
+    elapsed = hostClock();
     d = device.dispatchCount;
   };
   try {
@@ -234,7 +241,7 @@ async function loopSteps(
     const gen = new TorchGenerator(1);
     const [, c, h, w] = sample.shape as [number, number, number, number];
     const latents = device.tensor(gen.randn([1, c, h, w]).map((v) => v * sched.initNoiseSigma), [1, c, h, w], sample.dtype);
-    t = cpuMs();
+    elapsed = hostClock();
     d = device.dispatchCount;
     const made: ReturnType<UNet2DConditionModel['replayable']>[] = [];
     const predictor = { forward: unet.forward.bind(unet), replayable: () => (made.push(unet.replayable()), made[0]!) };
@@ -314,12 +321,12 @@ export async function main(args: Record<string, string | true>): Promise<void> {
       results.push(r);
       console.log(
         `${name.padEnd(5)} ${String(r.dispatches).padStart(5)} dispatches/eval  host ${r.hostUsPerDispatch.toFixed(2)} µs/dispatch ` +
-          `(${r.hostMs.toFixed(1)} ms CPU, ${r.wallMs.toFixed(1)} ms wall per eval)  raw Dawn cached ${r.rawUsPerDispatch.toFixed(2)} µs, fresh bind group ` +
+          `(${r.hostMs.toFixed(1)} ms host, ${r.wallMs.toFixed(1)} ms wall per eval)  raw Dawn cached ${r.rawUsPerDispatch.toFixed(2)} µs, fresh bind group ` +
           `${r.rawFreshUsPerDispatch.toFixed(2)} µs  ratio x${r.ratio.toFixed(1)}`,
       );
       console.log(
         `${''.padEnd(5)} replayed from its dispatch graph: ${r.replayUsPerDispatch.toFixed(2)} µs/dispatch ` +
-          `(${r.replayMs.toFixed(2)} ms CPU per eval)  ratio x${r.replayRatio.toFixed(1)}`,
+          `(${r.replayMs.toFixed(2)} ms host per eval)  ratio x${r.replayRatio.toFixed(1)}`,
       );
       console.log(
         `${''.padEnd(5)} denoise loop steady state (CFG, Euler a, ${r.loop.dispatchesPerStep} dispatches/step): ` +
