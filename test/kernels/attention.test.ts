@@ -164,9 +164,9 @@ describe('attention', () => {
     }
   });
 
-  it('matches the f16 fixture', async () => {
+  it('matches the f16 fixture', async (ctx) => {
     const dev = await testDevice();
-    if (!dev.features.f16) return;
+    if (!dev.features.f16) ctx.skip('this adapter has no shader-f16');
     const fx = await loadCase('ops/f16_attention_cross_q64_k77_h8_d40');
     const [q, k, v] = (['q', 'k', 'v'] as const).map((n) => fx.inputs[n]!);
     const [tq, tk, tv] = [q!, k!, v!].map((t) => dev.tensor(t.data as Float32Array, t.shape, 'f16'));

@@ -43,16 +43,20 @@ describe('tensor runtime', () => {
     dev.dispose();
   });
 
-  it('round-trips f16 and i32', async () => {
+  it('round-trips i32', async () => {
     const dev = await testDevice();
-    if (!dev.features.f16) return;
+    const ids = dev.tensor([49406, 1, -3], [3], 'i32');
+    expect(Array.from(await ids.data())).toEqual([49406, 1, -3]);
+    ids.dispose();
+  });
+
+  it('round-trips f16', async (ctx) => {
+    const dev = await testDevice();
+    if (!dev.features.f16) ctx.skip('this adapter has no shader-f16');
     const vals = [0.1, -2.5, 65504, 1e-6, 3.14159];
     const t = dev.tensor(vals, [5], 'f16');
     expect(Array.from(await t.data())).toEqual(Array.from(roundToF16(vals)));
-    const ids = dev.tensor([49406, 1, -3], [3], 'i32');
-    expect(Array.from(await ids.data())).toEqual([49406, 1, -3]);
     t.dispose();
-    ids.dispose();
   });
 
   it('scope frees everything but the result, and the pool does not grow in a loop', async () => {
