@@ -100,7 +100,13 @@ export async function main(argv: string[]): Promise<void> {
     const torchResults = (torch.results as TorchResult[] | undefined) ?? [];
     console.log(`\nPyTorch: ${torch.available ? `${String(torch.torch)} on ${String(torch.device)}${torch.sdpa ? '' : ' (no SDPA: matmul-softmax-matmul)'}` : `not available (${String(torch.reason)})`}`);
     console.log(`\n${table(kernels, torchResults)}`);
-    for (const m of models) console.log(`${m.name.padEnd(58)} ${m.ms.toFixed(1).padStart(9)} ms  peak ${(m.peakPoolBytes / 2 ** 20).toFixed(0)} MiB`);
+    for (const m of models) {
+      if (m.hostUsPerDispatch !== undefined) console.log(`${m.name.padEnd(58)} ${m.hostUsPerDispatch.toFixed(2).padStart(9)} µs/dispatch host`);
+      else {
+        const wall = m.msWall !== undefined ? `  wall ${m.msWall.toFixed(1)} ms` : '';
+        console.log(`${m.name.padEnd(58)} ${m.ms.toFixed(1).padStart(9)} ms${wall}  peak ${(m.peakPoolBytes / 2 ** 20).toFixed(0)} MiB`);
+      }
+    }
 
     mkdirSync(outDir, { recursive: true });
     const file = resolve(outDir, quick ? 'gpu-quick.json' : 'gpu.json');

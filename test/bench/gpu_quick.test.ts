@@ -18,7 +18,7 @@ describe('bench/gpu/run.sh --quick', () => {
       expect(r.stdout).toMatch(/^adapter: /m);
       expect(r.stdout).toMatch(/ours\/torch/);
       const json = JSON.parse(readFileSync(join(out, 'gpu-quick.json'), 'utf8')) as {
-        kernels: { case: string; dtype: string; ms: number }[]; models: { ms: number }[];
+        kernels: { case: string; dtype: string; ms: number }[]; models: { name: string; ms: number; hostUsPerDispatch?: number }[];
         torch: { available: boolean; reason?: string; results: { case: string; ms?: number; error?: string }[] };
       };
       for (const c of QUICK_CASES) {
@@ -26,6 +26,11 @@ describe('bench/gpu/run.sh --quick', () => {
         expect(k?.ms, c.name).toBeGreaterThan(0);
       }
       expect(json.models[0]?.ms).toBeGreaterThan(0);
+      // the UNet's host cost per dispatch, through the op layer and replayed from its dispatch graph
+      for (const how of ['forward', 'replayed']) {
+        const h = json.models.find((m) => m.name.startsWith('host: unet') && m.name.endsWith(how));
+        expect(h?.hostUsPerDispatch, how).toBeGreaterThan(0);
+      }
       // With torch (CPU-only here: the CUDA path is skipped gracefully) every case has a time or a stated error.
       if (json.torch.available) {
         for (const c of QUICK_CASES) expect(json.torch.results.some((t) => t.case === c.name && (t.ms! > 0 || !!t.error))).toBe(true);
