@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DisposedTensorError, type Device, type Tensor } from '@sd-webgpu/tensor';
-import { TorchGenerator, createScheduler, denoise, GpuLatentBackend } from '@sd-webgpu/pipeline';
+import { GenerationAbortedError, TorchGenerator, createScheduler, denoise, GpuLatentBackend } from '@sd-webgpu/pipeline';
 import { UNet2DConditionModel } from '../../../packages/models/src/unet/unet';
 import { parseUNetConfig } from '../../../packages/models/src/configs';
 import { RandomStore } from '../../../packages/models/src/weights/random';
@@ -106,5 +106,26 @@ describe('UNetGraph', () => {
     expect([a.graphs[0]!.captures, a.graphs[0]!.replays]).toEqual([1, 3]);
     expect(b.graphs.length).toBe(0);
     expectClose(a.v, b.v, { atol: 0, shape: [1, 4, 8, 8] }, 'denoise with replay vs without');
+  });
+
+  it('an abort after the capture frees the graph with everything else', async () => {
+    const dev = await testDevice();
+    const unet = await tinyUNet(dev, 'f32');
+    await dev.sync();
+    const live = dev.poolStats().liveBytes;
+    const sched = createScheduler('ddim', new GpuLatentBackend(dev));
+    sched.setTimesteps(5);
+    const gen = new TorchGenerator(2);
+    const latents = dev.tensor(gen.randn([1, 4, 8, 8]), [1, 4, 8, 8]);
+    const context = dev.tensor(Array.from({ length: 2 * 77 * unet.cfg.crossAttentionDim }, (_, i) => Math.cos(i)), [2, 77, unet.cfg.crossAttentionDim]);
+    const ctl = new AbortController();
+    const run = denoise({
+      device: dev, unet, scheduler: sched, generator: gen, latents, timesteps: sched.timesteps, context, guidanceScale: 7.5,
+      signal: ctl.signal, onProgress: (p) => p.step === 3 && ctl.abort(),
+    });
+    await expect(run).rejects.toBeInstanceOf(GenerationAbortedError);
+    context.dispose();
+    await dev.sync();
+    expect(dev.poolStats().liveBytes).toBe(live);
   });
 });
