@@ -74,7 +74,7 @@ export function formatResult(r: BenchResult): string {
   return `${r.name.padEnd(44)} ${r.ms.toFixed(2).padStart(10)} ms  ${rate.padEnd(28)} peak ${(r.peakPoolBytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Writes `bench/results/<family>.json` with the device description. */
 export function writeResults(family: string, device: Device, results: unknown): string {

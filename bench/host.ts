@@ -19,16 +19,16 @@ import { parseUNetConfig, sd15, type UNetConfig } from '../packages/models/src/c
 import { UNet2DConditionModel } from '../packages/models/src/unet/unet';
 import { RandomStore } from '../packages/models/src/weights/random';
 import { rootScope } from '../packages/models/src/weights/scope';
-import { writeResults } from './harness';
+import { median, writeResults } from './harness';
 
 const RAW_DISPATCHES = 2000;
+
 /**
  * Steps of each timed denoising loop: the first two (capture, pool settling) are left out and the median of the rest
  * reported, so that a garbage collection landing in a step (Dawn's polling fills the heap while lavapipe computes)
  * moves no figure.
  */
 const LOOP_STEPS = 14;
-
 
 /** CPU time of this process in ms (all its threads). */
 const cpuMs = () => {
@@ -48,7 +48,6 @@ function hostClock(): () => number {
   const w = performance.now();
   return () => Math.min(cpuMs() - c, performance.now() - w);
 }
-
 
 /** Raw Dawn: µs per setPipeline + setBindGroup + dispatchWorkgroups of an empty kernel, with one cached bind group. */
 function rawDawn(gpu: GPUDevice, fresh = false): number {
@@ -117,7 +116,6 @@ interface ModelResult {
   breakdown?: Record<string, number>;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Kernel family of a kernel name: `strided_add_r1_v4_f16v_f16` → `strided_add`, `matmul_f16_…` → `matmul`. */
 function family(name: string): string {

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import type { Device, Tensor } from '@sd-webgpu/tensor';
 import { RandomStore, sd15 } from '@sd-webgpu/models';
 import { StableDiffusion } from '@sd-webgpu/pipeline';
-import { benchCases } from '../harness';
+import { benchCases, median } from '../harness';
 
 export interface ModelResult {
   name: string;
@@ -37,7 +37,7 @@ async function hostCost(device: Device, name: string, dtype: 'f32' | 'f16', fn: 
     await device.sync();
     if (i) per.push(us); // the first settles the pool and caches
   }
-  const hostUsPerDispatch = [...per].sort((a, b) => a - b)[Math.floor(per.length / 2)]!;
+  const hostUsPerDispatch = median(per);
   console.log(`${name.padEnd(58)} ${hostUsPerDispatch.toFixed(2).padStart(9)} µs per dispatch (host, recording only)`);
   return { name, dtype, ms: 0, peakPoolBytes: 0, hostUsPerDispatch };
 }

@@ -1,30 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type Device, type Kernel, Storage, Tensor } from '@sd-webgpu/tensor';
+import { type Device, Storage, Tensor } from '@sd-webgpu/tensor';
+import { axpy, axpyOp as run } from '../helpers/axpy';
 import { testDevice } from '../helpers/device';
-
-/** y = a + alpha·b over n values. */
-const axpy: Kernel = {
-  name: 'test_bindgroup_axpy',
-  bindings: [
-    { name: 'a', type: 'array<f32>', access: 'read' },
-    { name: 'b', type: 'array<f32>', access: 'read' },
-    { name: 'y', type: 'array<f32>', access: 'read_write' },
-  ],
-  uniforms: [{ name: 'n', type: 'u32' }, { name: 'alpha', type: 'f32' }],
-  workgroupSize: [64],
-  source: /* wgsl */ `
-@compute @workgroup_size(WG_X)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.x >= params.n) { return; }
-  y[gid.x] = a[gid.x] + params.alpha * b[gid.x];
-}`,
-};
-
-function run(dev: Device, a: Tensor, b: Tensor, alpha: number): Tensor {
-  const y = dev.empty(a.shape);
-  dev.run(axpy, { bindings: { a, b, y }, uniforms: { n: a.size, alpha }, workgroups: [Math.ceil(a.size / 64)] });
-  return y;
-}
 
 const delta = (dev: Device, fn: () => void | Promise<void>) => async () => {
   const s0 = dev.bindGroupStats();

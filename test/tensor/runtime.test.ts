@@ -1,24 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceLostError, DisposedTensorError, GpuError, type Kernel, ShaderCompileError, LimitError, roundToF16 } from '@sd-webgpu/tensor';
+import { axpy as addKernel } from '../helpers/axpy';
 import { createDevice, testDevice } from '../helpers/device';
-
-const addKernel: Kernel = {
-  name: 'test_add',
-  bindings: [
-    { name: 'a', type: 'array<f32>', access: 'read' },
-    { name: 'b', type: 'array<f32>', access: 'read' },
-    { name: 'y', type: 'array<f32>', access: 'read_write' },
-  ],
-  uniforms: [{ name: 'n', type: 'u32' }, { name: 'alpha', type: 'f32' }],
-  workgroupSize: [64],
-  source: /* wgsl */ `
-@compute @workgroup_size(WG_X)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG_X;
-  if (i >= params.n) { return; }
-  y[i] = a[i] + params.alpha * b[i];
-}`,
-};
 
 describe('tensor runtime', () => {
   it('uploads, dispatches and reads back', async () => {

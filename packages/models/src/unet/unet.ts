@@ -75,7 +75,7 @@ export class UNet2DConditionModel {
    * skip's size, as diffusers does when the latent is not a multiple of 2^(blocks-1).
    */
   forward(sample: Tensor, timestep: number | readonly number[], context: Tensor, taps?: Taps): Tensor {
-    this.#check(sample, context);
+    this.check(sample, context);
     const device = sample.device;
     return device.scope(() => {
       // 1. time: sinusoidal (host, f32 maths), uploaded
@@ -103,7 +103,7 @@ export class UNet2DConditionModel {
    * hence capturable as one dispatch graph (./graph.ts).
    */
   forwardProjected(sample: Tensor, tEmb: Tensor, context: Tensor, taps?: Taps): Tensor {
-    this.#check(sample, context);
+    this.check(sample, context);
     const c0 = this.cfg.blockOutChannels[0]!;
     if (tEmb.rank !== 2 || tEmb.shape[0] !== sample.shape[0] || tEmb.shape[1] !== c0 || tEmb.dtype !== this.dtype) {
       throw new ShapeError('UNet2DConditionModel', `expected time_proj rows ${this.dtype}[${sample.shape[0]}, ${c0}], got ${tEmb.describe()}`);
@@ -162,10 +162,6 @@ export class UNet2DConditionModel {
 
   /** Checks `forward`'s operands (shapes, dtypes against the weights) before any GPU work. */
   check(sample: Tensor, context: Tensor): void {
-    this.#check(sample, context);
-  }
-
-  #check(sample: Tensor, context: Tensor): void {
     const { inChannels, crossAttentionDim } = this.cfg;
     if (sample.rank !== 4 || sample.shape[1] !== inChannels) {
       throw new ShapeError('UNet2DConditionModel', `expected sample [B, ${inChannels}, h, w], got ${sample.describe()}`);
