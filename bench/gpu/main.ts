@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Device } from '@sd-webgpu/tensor';
-import { kernelRow, runnableRows } from '@sd-webgpu/kernels';
+import { kernelRow, matrixTileName, probeMatrixGemm, runnableRows } from '@sd-webgpu/kernels';
 import { parseArgs } from '../harness';
 import { QUICK_CASES, SD15_CASES } from './cases';
 import { BenchSetupError, openGpu } from './gpu';
@@ -74,7 +74,10 @@ export async function main(argv: string[]): Promise<void> {
     const row = kernelRow(device);
     console.log(`adapter: ${JSON.stringify(report.adapter)}`);
     console.log(`kernel row: ${row.adapter}; subgroups ${JSON.stringify(report.subgroupSizes)}; ${String(report.f16)}`);
-    console.log(`subgroup matrix: ${JSON.stringify(report.subgroupMatrix)} (the GEMM core does not use it yet)`);
+    const matrix = await probeMatrixGemm(device);
+    const matrixUse = matrix.tile ? `f16 GEMMs run on subgroup matrices, tile ${matrixTileName(matrix.tile)}` : 'f16 GEMMs run on the scalar GEMM core';
+    console.log(`subgroup matrix: ${JSON.stringify(report.subgroupMatrix)}; ${matrixUse}` +
+      `${matrix.skipped.length ? ` (candidates not taken: ${matrix.skipped.join('; ')})` : ''}`);
     console.log(`dawn: ${String(report.dawn)}; limits ${JSON.stringify(report.limits)}`);
     // --quick: f32 only (half the shader compiles; the f16 kernels are checked by the kernel tests).
     const dtypes: ('f32' | 'f16')[] = device.features.f16 && !quick ? ['f32', 'f16'] : ['f32'];
@@ -89,6 +92,11 @@ export async function main(argv: string[]): Promise<void> {
     for (const r of rows) {
       const forced = r === row ? null : r;
       kernels.push(...await benchKernels(device, cases, dtypes, forced, r.adapter, opts));
+    }
+    // With subgroup matrices in use: the f16 GEMM cases once more on the scalar core, for the comparison.
+    if (matrix.tile && dtypes.includes('f16')) {
+      const gemmCases = cases.filter((c) => c.op === 'linear' || c.op === 'bmm' || c.op === 'conv2d');
+      kernels.push(...await benchKernels(device, gemmCases, ['f16'], { ...row, matrix: [] }, `${row.adapter} scalar`, opts));
     }
 
     // 2. Models end to end.
@@ -111,7 +119,8 @@ export async function main(argv: string[]): Promise<void> {
     mkdirSync(outDir, { recursive: true });
     const file = resolve(outDir, quick ? 'gpu-quick.json' : 'gpu.json');
     writeFileSync(file, JSON.stringify({
-      date: new Date().toISOString(), quick, row: row.adapter, ...report, kernels, models,
+      date: new Date().toISOString(), quick, row: row.adapter, ...report,
+      matrixTile: matrix.tile ? matrixTileName(matrix.tile) : null, matrixSkipped: matrix.skipped, kernels, models,
       torch: { ...torch, results: torchResults },
       wallS: (performance.now() - t0) / 1000,
     }, null, 2));

@@ -24,10 +24,11 @@ import { conv2dPointwiseKernel } from './conv2d/pointwise.js';
 import { type Conv2dTile, chooseConv2dTile, choosePointwiseTile } from './conv2d/tiles.js';
 import { conv2dSubgroupKernel } from './conv2d/subgroup.js';
 import { CONV2D_LANES, conv2dKernel } from './conv2d/wgsl.js';
-import { type GemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
+import type { GemmTile } from './gemm/core.js';
 import { gemmConv2dHooks } from './gemm/conv2d.js';
-import { cachedPlan, objectId } from './plans.js';
-import { type KernelRow, kernelRow } from './table.js';
+import { type AnyGemmTile, tileFootprint, tileKernel } from './gemm/select.js';
+import { cachedPlan } from './plans.js';
+import { type KernelRow, kernelRow, matrixTile, planTableKey } from './table.js';
 
 export { type Conv2dVariant, conv2dKernel, conv2dSource, conv2dVariantName } from './conv2d/wgsl.js';
 export { type Conv2dSubgroupVariant, conv2dSubgroupKernel, conv2dSubgroupSource } from './conv2d/subgroup.js';
@@ -50,8 +51,8 @@ export interface Conv2dOptions {
   tile?: Conv2dTile;
   /** Overrides the pointwise kernel's tile (benchmarks and tests; lavapipe-like devices only). */
   pointwiseTile?: { rows: number; vec: number };
-  /** Forces the GEMM core with this tile (benchmarks and tests). */
-  gemm?: GemmTile;
+  /** Forces the GEMM core with this tile (benchmarks and tests; a subgroup-matrix tile for f16). */
+  gemm?: AnyGemmTile;
 }
 
 /** Largest kernel side accepted (SD uses 3x3 and 1x1; the kernel is generic in the side). */
@@ -175,7 +176,7 @@ export function conv2d(
   const plan = opts.tile || opts.pointwiseTile || opts.gemm
     ? planConv(x, weight, b, opts, stride, pad)
     : cachedPlan(device, 'conv2d',
-      `${objectId(kernelRow(device))}|${x.dtype}|${x.shape}|${wTensor.dtype}|${wTensor.shape}|${packedIn ? `p${packedIn.shape}` : 'n'}|` +
+      `${planTableKey(device, x.dtype)}|${x.dtype}|${x.shape}|${wTensor.dtype}|${wTensor.shape}|${packedIn ? `p${packedIn.shape}` : 'n'}|` +
         `${b ? `${b.dtype}:${b.shape}` : '-'}|${stride}|${pad}`,
       () => planConv(x, weight, b, opts, stride, pad));
   const y = device.empty(plan.shape, x.dtype);
@@ -238,7 +239,8 @@ function planConv(
   const pointwise = kh === 1 && kw === 1 && stride === 1 && pad.every((p) => p === 0);
   const row: KernelRow = kernelRow(x.device);
   const direct = row.conv2d !== 'subgroup' && 'direct' in row.conv2d ? row.conv2d.direct : null;
-  const gemm = opts.gemm ?? (opts.tile || opts.pointwiseTile || row.conv2d === 'subgroup' || direct ? null : row.conv2d as GemmTile);
+  const matrix = env.dtype === 'f16' && !opts.tile && !opts.pointwiseTile ? matrixTile(x.device, row) : null;
+  const gemm = opts.gemm ?? matrix ?? (opts.tile || opts.pointwiseTile || row.conv2d === 'subgroup' || direct ? null : row.conv2d as GemmTile);
   if (gemm) {
     const g: Conv2dGeometry = { n, cin, h, w, cout, hout, wout, kh, kw };
     return { shape, packWeight: false, dispatches: planGemm(env, g, packedIn ? 'packed' : 'native', pointwise, gemm) };
@@ -267,10 +269,10 @@ interface PlanEnv {
  * The GEMM core: M = output channels, N = output pixels, K = I·kh·kw, one dispatch per chunk of ./conv2d/plan.ts
  * (weights used in the layout they come in: packed `[I·kh·kw, O4·4]` or PyTorch `[O, I·kh·kw]`).
  */
-function planGemm(env: PlanEnv, g: Conv2dGeometry, layout: Conv2dWeightLayout, pointwise: boolean, tile: GemmTile): Conv2dDispatch[] {
+function planGemm(env: PlanEnv, g: Conv2dGeometry, layout: Conv2dWeightLayout, pointwise: boolean, tile: AnyGemmTile): Conv2dDispatch[] {
   const { dtype, stride, pad: [padTop, , padLeft] } = env;
   const packed = layout === 'packed';
-  const { rows, cols } = gemmFootprint(tile);
+  const { rows, cols } = tileFootprint(tile);
   const tiles = Math.ceil(g.hout * g.wout / cols);
   const k = g.kh * g.kw;
   return planConv2d(g, BYTES_PER_ELEMENT[dtype], env.limits, layout).map((ch) => {
@@ -280,7 +282,7 @@ function planGemm(env: PlanEnv, g: Conv2dGeometry, layout: Conv2dWeightLayout, p
       dtype, kh: g.kh, kw: g.kw, stride, pointwise, bias: env.bias && first, accumulate: !first,
     });
     return {
-      kernel: gemmKernel(hooks, tile), ...win, bias: env.bias && first,
+      kernel: tileKernel('conv2d', hooks, tile), ...win, bias: env.bias && first,
       uniforms: {
         cin: ch.c, h: g.h, w: g.w, cout: ch.o, hout: g.hout, wout: g.wout, pad_t: padTop, pad_l: padLeft,
         x_off: win.x.off, x_nstride: g.cin * g.h * g.w,

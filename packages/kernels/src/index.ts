@@ -8,6 +8,8 @@ export * from './layout.js';
 export * from './timestep.js';
 export * from './table.js';
 export { type GemmHooks, type GemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
+export { type MatrixTile, matrixFootprint, matrixKernel, matrixSharedBytes, matrixTileName } from './gemm/matrix.js';
+export { type AnyGemmTile, isMatrixTile } from './gemm/select.js';
 export * from './finite.js';
 export { type FlashTile, flashKeys } from './flash.js';
 export { type ReduceMode, type ReductionShape } from './reduce.js';

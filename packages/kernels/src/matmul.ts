@@ -13,19 +13,21 @@ import {
 import { broadcastBatch, planMatmul, type BatchDim, type Window } from './matmul/plan.js';
 import { chooseTile, type MatmulLayout } from './matmul/tiles.js';
 import { matmulKernel, tileOf } from './matmul/wgsl.js';
-import { type GemmTile, checkGemmTile, gemmFootprint, gemmKernel } from './gemm/core.js';
+import type { GemmTile } from './gemm/core.js';
 import { gemmMatmulHooks } from './gemm/matmul.js';
-import { cachedPlan, objectId } from './plans.js';
-import { KERNEL_ROWS, checkKernelRow, kernelRow } from './table.js';
+import { type AnyGemmTile, tileFootprint, tileKernel } from './gemm/select.js';
+import { cachedPlan } from './plans.js';
+import { KERNEL_ROWS, checkKernelRow, kernelRow, matrixTile, planTableKey } from './table.js';
 
 export { type MatmulVariant, matmulKernel, variantName as matmulVariantName } from './matmul/wgsl.js';
 
 /**
- * Overrides the kernel table (benchmarks and tests): `gemm` runs the GEMM core with that tile; `rows`/`cols` run the
- * subgroup kernel with that tile (UnsupportedError without 8-lane subgroups).
+ * Overrides the kernel table (benchmarks and tests): `gemm` runs the GEMM core with that tile (a subgroup-matrix tile:
+ * the f16 subgroup-matrix core); `rows`/`cols` run the subgroup kernel with that tile (UnsupportedError without
+ * 8-lane subgroups).
  */
 export interface MatmulTile {
-  gemm?: GemmTile;
+  gemm?: AnyGemmTile;
   rows?: number;
   cols?: number;
 }
@@ -58,7 +60,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const plan = force
     ? planMatmulCall(a, b, transB, bias, force)
     : cachedPlan(device, 'matmul',
-      `${objectId(kernelRow(device))}|${a.dtype}|${a.shape}|${b.dtype}|${b.shape}|${transB}|${bias ? `${bias.dtype}:${bias.shape}` : '-'}`,
+      `${planTableKey(device, a.dtype)}|${a.dtype}|${a.shape}|${b.dtype}|${b.shape}|${transB}|${bias ? `${bias.dtype}:${bias.shape}` : '-'}`,
       () => planMatmulCall(a, b, transB, bias));
   const y = device.empty(plan.shape, a.dtype);
   try {
@@ -168,7 +170,7 @@ function planMatmulCall(a: Tensor, b: Tensor, transB: boolean, bias: Tensor | un
   if (subgroup && force) checkKernelRow(device, KERNEL_ROWS.lavapipe);
   const dispatches = subgroup
     ? planSubgroup(device, dtype, g, !!bias, force)
-    : planGemm(device, dtype, g, !!bias, force?.gemm ?? (row.matmul as GemmTile));
+    : planGemm(device, dtype, g, !!bias, force?.gemm ?? (dtype === 'f16' ? matrixTile(device, row) : null) ?? (row.matmul as GemmTile));
   return { shape: [...outBatch, M, N], dispatches };
 }
 
@@ -201,9 +203,9 @@ function planSubgroup(device: Device, dtype: 'f32' | 'f16', g: Geometry, bias: b
 }
 
 /** Every other adapter: the GEMM core; the tile grid is flattened into x (run() folds it past the limit). */
-function planGemm(device: Device, dtype: 'f32' | 'f16', g: Geometry, bias: boolean, tile: GemmTile): MatmulDispatch[] {
+function planGemm(device: Device, dtype: 'f32' | 'f16', g: Geometry, bias: boolean, tile: AnyGemmTile): MatmulDispatch[] {
   const kVec = g.K % 4 === 0;
-  const { rows, cols } = gemmFootprint(checkGemmTile(tile));
+  const { rows, cols } = tileFootprint(tile);
   const plan = planMatmul(
     { M: g.M, N: g.N, K: g.K, transB: g.transB, batch: g.batch, bytesPerElement: BYTES_PER_ELEMENT[dtype], bias },
     { rowsPerGroup: rows, colsPerGroup: cols, colUnit: 1, kUnit: kVec ? 4 : 1 },
@@ -213,6 +215,6 @@ function planGemm(device: Device, dtype: 'f32' | 'f16', g: Geometry, bias: boole
   return plan.map((d) => {
     const hooks = gemmMatmulHooks({ dtype, kVec, transB: g.transB, bias: !!d.bias, accumulate: d.accumulate });
     const [wx, wy, wz] = d.workgroups;
-    return { ...d, kernel: gemmKernel(hooks, tile), workgroups: [wx * wy, 1, wz] as const };
+    return { ...d, kernel: tileKernel('matmul', hooks, tile), workgroups: [wx * wy, 1, wz] as const };
   });
 }

@@ -13,12 +13,18 @@
  *   minute per heavily unrolled conv shader) gets a small 64-invocation tile whose rolled loops compile in a second.
  *   The GPU rows (NVIDIA, AMD, Apple, Intel, unknown) use 64- or 256-invocation workgroups; their tiles are starting
  *   points chosen from the hardware's wave sizes and 16 KiB of workgroup memory, checked against the CPU references
- *   on lavapipe, but not yet timed on the GPUs themselves (bench/gpu/run.sh does that; see README).
+ *   on lavapipe, but not yet timed on the GPUs themselves (bench/gpu/run.sh does that; see README). Where the adapter
+ *   offers subgroup matrices (tensor cores), their f16 GEMMs run on the subgroup-matrix core instead (`matrix`,
+ *   `matrixTile`, `probeMatrixGemm`).
  */
 import { type Device, UnsupportedError } from '@sd-webgpu/tensor';
 import type { Conv2dTile } from './conv2d/tiles.js';
 import type { FlashTile } from './flash.js';
 import { type GemmTile, gemmFootprint, gemmSharedBytes } from './gemm/core.js';
+import { gemmConv2dHooks } from './gemm/conv2d.js';
+import { gemmMatmulHooks } from './gemm/matmul.js';
+import { type MatrixTile, matrixInvocations, matrixKernel, matrixSharedBytes } from './gemm/matrix.js';
+import { objectId } from './plans.js';
 import type { ReductionShape } from './reduce.js';
 
 export type AdapterClass = 'lavapipe' | 'swiftshader' | 'nvidia' | 'amd' | 'apple' | 'intel' | 'default';
@@ -45,6 +51,13 @@ export interface KernelRow {
   readonly norm: ReductionShape;
   /** Softmax: workgroup size and reduction (./reduce.ts). */
   readonly softmax: ReductionShape;
+  /**
+   * f16 matmul and conv2d on subgroup matrices (./gemm/matrix.ts), candidates in order of preference: the first one
+   * `matrixTile(device)` finds usable replaces the `matmul` / `conv2d` GEMM tile for f16 operands. A native tile is
+   * usable where the device lists its m×n×k as an f16 → f32 subgroup-matrix config, has subgroups of exactly `lanes`
+   * invocations, and `probeMatrixGemm(device)` compiled it; an emulated one (tests) wherever the device has f16.
+   */
+  readonly matrix?: readonly MatrixTile[];
 }
 
 /** 256 invocations, 4x4 outputs each: a 64x64 tile, 8 KiB of workgroup memory (8 NVIDIA warps, 4 AMD waves). */
@@ -90,8 +103,20 @@ const GPU_FLASH: FlashTile = { lanes: 64, rows: 1, keys: 32, tileBytes: 12288 };
 // On lavapipe the flash kernel runs at 1.0-1.2 GFLOP/s against the subgroup kernel's 8-9.5
 // (bench/results/attention-lavapipe.json): it is for GPUs, checked here for correctness only.
 
+/**
+ * Subgroup-matrix tiles for the GPU rows, both 64x64 outputs per workgroup of 4 subgroups (128 invocations) with a
+ * 32-deep k slice, 12 KiB of workgroup memory: 16x16x16 f16 matrices (NVIDIA's and AMD's cooperative-matrix shape
+ * under Vulkan) at 2x2 per subgroup, or 8x8x8 (Apple's simdgroup matrices) at 4x4. Starting points, checked on
+ * lavapipe through the emulated builtins; no adapter that offers the feature has timed them yet (bench/gpu/run.sh).
+ */
+const GPU_MATRIX: readonly MatrixTile[] = [
+  { kind: 'matrix', m: 16, n: 16, k: 16, sgX: 2, sgY: 2, fm: 2, fn: 2, tk: 32, lanes: 32 },
+  { kind: 'matrix', m: 8, n: 8, k: 8, sgX: 2, sgY: 2, fm: 4, fn: 4, tk: 32, lanes: 32 },
+];
+
 const gpuRow = (adapter: AdapterClass, tile: GemmTile): KernelRow => ({
   adapter, matmul: tile, conv2d: tile, attention: { flash: GPU_FLASH }, norm: GPU_REDUCTION, softmax: GPU_REDUCTION,
+  matrix: GPU_MATRIX,
 });
 
 export const KERNEL_ROWS: Readonly<Record<AdapterClass, KernelRow>> = {
@@ -178,6 +203,77 @@ export function checkKernelRow(device: Device, row: KernelRow): void {
         `(${device.limits.maxComputeInvocationsPerWorkgroup} invocations, ${device.limits.maxComputeWorkgroupStorageSize} B)`);
     }
   }
+}
+
+/** Why `tile` cannot run on `device` natively or emulated (null: it can, once a native tile is probed). */
+export function matrixTileProblem(device: Device, tile: MatrixTile): string | null {
+  if (!device.features.f16) return 'the device has no shader-f16';
+  const lanes = matrixInvocations(tile);
+  if (lanes > device.limits.maxComputeInvocationsPerWorkgroup || matrixSharedBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) {
+    return `${lanes} invocations and ${matrixSharedBytes(tile)} B of workgroup memory exceed this device's limits ` +
+      `(${device.limits.maxComputeInvocationsPerWorkgroup} invocations, ${device.limits.maxComputeWorkgroupStorageSize} B)`;
+  }
+  if (tile.emulate) return null;
+  const configs = device.features.subgroupMatrix;
+  if (!configs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === tile.m && c.N === tile.n && c.K === tile.k)) {
+    return `the device offers no f16 -> f32 ${tile.m}x${tile.n}x${tile.k} subgroup matrix (configs: ` +
+      `${configs.length ? configs.map((c) => `${c.componentType}->${c.resultComponentType} ${c.M}x${c.N}x${c.K}`).join(', ') : 'none'})`;
+  }
+  const { subgroupMinSize: lo, subgroupMaxSize: hi } = device.adapterInfo;
+  if (!device.features.subgroups || lo !== tile.lanes || hi !== tile.lanes) {
+    return `the tile is built for subgroups of exactly ${tile.lanes} invocations (this device: ${lo ?? '?'}-${hi ?? '?'})`;
+  }
+  return null;
+}
+
+/** Native tiles that compiled on a device (probeMatrixGemm). */
+const probed = new WeakMap<Device, Set<MatrixTile>>();
+
+/**
+ * The subgroup-matrix tile f16 GEMMs use on `device` under `row`: its first candidate that runs there (a native one
+ * only once probeMatrixGemm compiled it), or null (the scalar GEMM tile).
+ */
+export function matrixTile(device: Device, row: KernelRow = kernelRow(device)): MatrixTile | null {
+  for (const t of row.matrix ?? []) {
+    if (matrixTileProblem(device, t) === null && (t.emulate || probed.get(device)?.has(t))) return t;
+  }
+  return null;
+}
+
+/**
+ * Compiles the row's native subgroup-matrix candidates on `device` (a linear and a 3x3 convolution kernel each) and
+ * marks the first that compiles as usable: an adapter that lists the feature but whose driver rejects a kernel keeps
+ * the scalar GEMM instead of failing at run time. Returns the tile now in use (or null) and, per candidate tried, why
+ * it was not taken. StableDiffusion.fromWeights calls it for f16 models; call it after setKernelRow for a custom row.
+ */
+export async function probeMatrixGemm(device: Device, row: KernelRow = kernelRow(device)): Promise<{ tile: MatrixTile | null; skipped: string[] }> {
+  const skipped: string[] = [];
+  for (const t of row.matrix ?? []) {
+    const problem = matrixTileProblem(device, t);
+    if (problem) {
+      skipped.push(`${t.m}x${t.n}x${t.k}: ${problem}`);
+      continue;
+    }
+    if (t.emulate || probed.get(device)?.has(t)) return { tile: t, skipped };
+    const linear = gemmMatmulHooks({ dtype: 'f16', kVec: true, transB: true, bias: true, accumulate: false });
+    const conv = gemmConv2dHooks({ dtype: 'f16', kh: 3, kw: 3, stride: 1, pointwise: false, bias: true, accumulate: false });
+    const err = await device.tryCompile(matrixKernel(linear, t)) ?? await device.tryCompile(matrixKernel(conv, t));
+    if (err) {
+      skipped.push(`${t.m}x${t.n}x${t.k}: does not compile: ${err.message.split('\n').slice(0, 2).join(' ')}`);
+      continue;
+    }
+    let set = probed.get(device);
+    if (!set) probed.set(device, set = new Set());
+    set.add(t);
+    return { tile: t, skipped };
+  }
+  return { tile: null, skipped };
+}
+
+/** What a cached matmul/conv2d plan depends on in the table: the row, and for f16 the subgroup-matrix tile. */
+export function planTableKey(device: Device, dtype: string): string {
+  const tile = dtype === 'f16' ? matrixTile(device) : null;
+  return `${objectId(kernelRow(device))}:${tile ? objectId(tile) : '-'}`;
 }
 
 const chosen = new WeakMap<Device, KernelRow>();

@@ -1,5 +1,5 @@
 import { Device, ParameterError, type Tensor, UnsupportedError } from '@sd-webgpu/tensor';
-import { concat, mul, linearCombination, scale, slice } from '@sd-webgpu/kernels';
+import { concat, mul, linearCombination, probeMatrixGemm, scale, slice } from '@sd-webgpu/kernels';
 import {
   AutoencoderKL, type AutoencoderTiny, COMPONENTS, type Checkpoint, type CheckpointSource, ClipTextModel, ClipTokenizer,
   type ConfigOverrides, type EmbeddingSpec, LoraMerge, type LoraSpec, type ModelConfigs, type SafetensorsInput, UNet2DConditionModel,
@@ -186,6 +186,8 @@ export class StableDiffusion {
       const vae = new AutoencoderKL(rootScope(stores.vae), configs.vae);
       built.push(vae);
       for (const s of Object.values(stores)) s.finish();
+      // Tensor cores for the f16 GEMMs where the adapter offers subgroup matrices and its driver compiles the kernels.
+      if (w.device.features.subgroupMatrix.length) await probeMatrixGemm(w.device);
       return new StableDiffusion(w.device, configs, tokenizer, textEncoder, unet, vae, w.ownsDevice ?? false);
     } catch (e) {
       // a missing or misshapen weight, or an unused one: free what was uploaded and built so far

@@ -52,13 +52,29 @@ export interface DeviceLimits {
   maxComputeWorkgroupStorageSize: number;
 }
 
+/** One subgroup-matrix shape the adapter multiplies natively (Dawn's `GPUSubgroupMatrixConfig`). */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
 export interface DeviceFeatures {
   f16: boolean;
   subgroups: boolean;
   timestamps: boolean;
+  /**
+   * The configs of Dawn's experimental `chromium-experimental-subgroup-matrix` feature (tensor cores), empty when the
+   * device lacks it. Dawn lists the feature only with the `allow_unsafe_apis` toggle (in Node:
+   * `dawnFlags: ['enable-dawn-features=allow_unsafe_apis']`; in Chrome: --enable-unsafe-webgpu).
+   */
+  subgroupMatrix: readonly SubgroupMatrixConfig[];
 }
 
 const NODE_WEBGPU = 'webgpu';
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
 /** Node's WebGPU (Dawn's binding) completes promises by busy polling; browsers do not. */
 const POLLING_RUNTIME = typeof process !== 'undefined' && !!process.versions?.node;
 
@@ -140,12 +156,17 @@ export class Device {
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     };
+    const info = (adapter.info ?? {}) as Partial<GPUAdapterInfo> & {
+      subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+    };
     this.features = {
       f16: gpu.features.has('shader-f16'),
       subgroups: gpu.features.has('subgroups'),
       timestamps: gpu.features.has('timestamp-query'),
+      subgroupMatrix: Object.freeze(gpu.features.has(SUBGROUP_MATRIX) ? (info.subgroupMatrixConfigs ?? []).map((c) => ({
+        componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K,
+      })) : []),
     };
-    const info = (adapter.info ?? {}) as Partial<GPUAdapterInfo> & { subgroupMinSize?: number; subgroupMaxSize?: number };
     this.adapterInfo = {
       vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '',
       subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize,
@@ -179,7 +200,7 @@ export class Device {
     }
     const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
     if (!adapter) throw new UnsupportedError('Device.create', 'no WebGPU adapter is available');
-    const wanted: GPUFeatureName[] = ['timestamp-query', 'subgroups'];
+    const wanted = ['timestamp-query', 'subgroups', SUBGROUP_MATRIX] as GPUFeatureName[];
     if (opts.f16 !== false) wanted.push('shader-f16');
     const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
     const a = adapter.limits;
@@ -444,6 +465,16 @@ export class Device {
       throw this.#failure('waiting for the GPU', e);
     }
     this.#throwErrors();
+  }
+
+  /**
+   * Compiles `kernel` now and waits: null when it compiled (its pipeline is cached for `run`), else the
+   * ShaderCompileError, returned instead of failing the next flush. For kernels on an optional WGSL extension (the
+   * subgroup-matrix GEMM), which callers choose only once they compile.
+   */
+  async tryCompile(kernel: Kernel): Promise<ShaderCompileError | null> {
+    this.#check();
+    return this.pipelines.tryCompile(kernel);
   }
 
   /** Reads `bytes` bytes at `offset` of a buffer (submits pending work first). */

@@ -6,7 +6,7 @@ export { BufferPool, bucketSize, type PoolStats, type PoolOptions } from './pool
 export { type BindGroupStats, hashInts, sameInts } from './bindgroups.js';
 export { type Binding, type BufferWindow, type RunArgs } from './recorder.js';
 export { Tensor, Storage, numel } from './tensor.js';
-export { Device, type DeviceOptions, type DeviceLimits, type DeviceFeatures } from './device.js';
+export { Device, type DeviceOptions, type DeviceLimits, type DeviceFeatures, type SubgroupMatrixConfig } from './device.js';
 export { GpuTimer } from './timer.js';
 export { setDebug, debugEnabled, debugLog } from './log.js';
 export { DispatchGraph } from './graph.js';

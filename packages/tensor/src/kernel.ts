@@ -25,8 +25,10 @@ export interface Kernel {
   /** Fields of `struct Params`, bound as `params` at `@binding(bindings.length)` (omitted when empty). */
   readonly uniforms: readonly UniformDecl[];
   readonly workgroupSize: readonly [number, number?, number?];
-  /** WGSL features to enable (`f16`, `subgroups`). */
-  readonly enables?: readonly ('f16' | 'subgroups')[];
+  /** WGSL features to enable. */
+  readonly enables?: readonly ('f16' | 'subgroups' | 'chromium_experimental_subgroup_matrix')[];
+  /** Global diagnostic filters, e.g. `off, chromium_experimental.subgroup_matrix_uniformity` (`diagnostic(...);`). */
+  readonly diagnostics?: readonly string[];
   /** The WGSL body: helper functions and `@compute` entry point `main`; may use `params` and the binding names. */
   readonly source: string;
 }
@@ -64,6 +66,7 @@ export function packUniforms(kernel: Kernel, values: Readonly<Record<string, num
 export function kernelSource(kernel: Kernel): string {
   const lines: string[] = [];
   for (const e of kernel.enables ?? []) lines.push(`enable ${e};`);
+  for (const d of kernel.diagnostics ?? []) lines.push(`diagnostic(${d});`);
   kernel.bindings.forEach((b, i) => {
     lines.push(`@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name}: ${b.type};`);
   });

@@ -60,10 +60,31 @@ export class PipelineCache {
     await Promise.all(checks);
   }
 
-  #compile(kernel: Kernel): Entry {
+  /**
+   * Compiles `kernel` and waits for the result: null when it compiled (the pipeline is cached, as by `get`), else the
+   * ShaderCompileError, returned rather than reported (for kernels that use an optional, possibly unsupported WGSL
+   * extension, chosen only once they compile).
+   */
+  async tryCompile(kernel: Kernel): Promise<ShaderCompileError | null> {
+    if (this.#entries.has(kernel.name)) return null;
     const code = kernelSource(kernel);
     const device = this.#device;
     device.pushErrorScope('validation');
+    const built = this.#build(kernel, code);
+    const err = await device.popErrorScope();
+    this.#requested++;
+    this.#compiled++;
+    if (!err) {
+      this.#entries.set(kernel.name, built.entry);
+      return null;
+    }
+    const info = await built.module.getCompilationInfo();
+    const msgs = info.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
+    return new ShaderCompileError(kernel.name, msgs || err.message, code);
+  }
+
+  #build(kernel: Kernel, code: string): { entry: Entry; module: GPUShaderModule } {
+    const device = this.#device;
     const module = device.createShaderModule({ code, label: kernel.name });
     const entries: GPUBindGroupLayoutEntry[] = kernel.bindings.map((b, i) => ({
       binding: i,
@@ -82,6 +103,14 @@ export class PipelineCache {
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
     });
+    return { entry: { pipeline, layout, id: this.#nextId++ }, module };
+  }
+
+  #compile(kernel: Kernel): Entry {
+    const code = kernelSource(kernel);
+    const device = this.#device;
+    device.pushErrorScope('validation');
+    const { entry, module } = this.#build(kernel, code);
     this.#requested++;
     const check = device.popErrorScope().then(async (err) => {
       if (!err) return;
@@ -98,6 +127,6 @@ export class PipelineCache {
       this.#compiled++;
     });
     this.#checks.push(check);
-    return { pipeline, layout, id: this.#nextId++ };
+    return entry;
   }
 }
