@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`adapter: ${JSON.stringify(report.adapter)}`);
     console.log(`kernel row: ${row.adapter}; subgroups ${JSON.stringify(report.subgroupSizes)}; ${String(report.f16)}`);
     const matrix = await probeMatrixGemm(device);
-    const matrixUse = matrix.tile ? `f16 GEMMs run on subgroup matrices, tile ${matrixTileName(matrix.tile)}` : 'f16 GEMMs run on the scalar GEMM core';
+    const matrixUse = matrix.tile ? `f16 GEMMs run on subgroup matrices, tile ${matrixTileName(matrix.tile)}` : "f16 GEMMs run on the row's own matmul/conv2d kernels";
     console.log(`subgroup matrix: ${JSON.stringify(report.subgroupMatrix)}; ${matrixUse}` +
       `${matrix.skipped.length ? ` (candidates not taken: ${matrix.skipped.join('; ')})` : ''}`);
     console.log(`dawn: ${String(report.dawn)}; limits ${JSON.stringify(report.limits)}`);

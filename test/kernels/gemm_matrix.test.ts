@@ -152,7 +152,11 @@ describe('subgroup-matrix GEMM: native kernels and their choice', () => {
     const src = kernelSource(matrixKernel(hooks, native));
     expect(src).toContain('enable chromium_experimental_subgroup_matrix;');
     expect(src).toContain('diagnostic(off, chromium_experimental.subgroup_matrix_uniformity);');
-    expect(src).toContain('alias SmA = subgroup_matrix_left<f16, SM_K, SM_M>;');
+    expect(src).toContain('alias SmA = subgroup_matrix_left<f16, 16, 16>;'); // <T, columns, rows>
+    expect(src).toContain('subgroupMatrixLoad<SmA>(&sa, off, false, TK)'); // row-major, stride in elements
+    const tall = kernelSource(matrixKernel(hooks, { ...TILES[2]![1], lanes: 32, emulate: false })); // m 16, n 8, k 16
+    expect(tall).toContain('alias SmB = subgroup_matrix_right<f16, 8, 16>;');
+    expect(tall).toContain('alias SmC = subgroup_matrix_result<f32, 8, 16>;');
     expect(src).toContain('subgroupMatrixMultiplyAccumulate(a, b, c)');
     expect(src).toContain('@builtin(subgroup_id) sg_id: u32');
     expect(src).toContain('const WG_X: u32 = 128u;'); // 4 subgroups of 32: a multiple of the subgroup size

@@ -15,7 +15,7 @@
  * `emulate` builds the same kernel with the subgroup-matrix builtins written out in plain WGSL (virtual subgroups of
  * `lanes` invocations that share each result matrix, as real ones do), so the tiling, staging and epilogue are checked
  * against the CPU references on adapters without the feature (lavapipe, in CI). Only the builtins themselves, the
- * six lines of `sm_*` wrappers in NATIVE below, are left to the adapters that have them.
+ * `sm_*` wrappers of `native()` below, are left to the adapters that have them.
  */
 import type { Kernel } from '@sd-webgpu/tensor';
 import type { GemmHooks } from './core.js';
@@ -97,11 +97,15 @@ export function matrixKernel(hooks: GemmHooks, tile: MatrixTile): Kernel {
   return k;
 }
 
-/** The extension's builtins behind the four `sm_*` wrappers the core calls. */
-const NATIVE = /* wgsl */ `
-alias SmA = subgroup_matrix_left<f16, SM_K, SM_M>;
-alias SmB = subgroup_matrix_right<f16, SM_N, SM_K>;
-alias SmC = subgroup_matrix_result<f32, SM_N, SM_M>;
+/**
+ * The extension's builtins behind the `sm_*` wrappers the core calls, in the form of the Dawn in `webgpu` 0.6.2
+ * (types `<T, columns, rows>`, a `col_major` bool argument; later Dawns also take a layout template argument): should
+ * a Dawn reject them, probeMatrixGemm keeps the scalar core.
+ */
+const native = (t: MatrixTile) => /* wgsl */ `
+alias SmA = subgroup_matrix_left<f16, ${t.k}, ${t.m}>;
+alias SmB = subgroup_matrix_right<f16, ${t.n}, ${t.k}>;
+alias SmC = subgroup_matrix_result<f32, ${t.n}, ${t.m}>;
 fn sm_load_a(off: u32) -> SmA { return subgroupMatrixLoad<SmA>(&sa, off, false, TK); }
 fn sm_load_b(off: u32) -> SmB { return subgroupMatrixLoad<SmB>(&sb, off, false, TN); }
 fn sm_mma(a: SmA, b: SmB, c: SmC) -> SmC { return subgroupMatrixMultiplyAccumulate(a, b, c); }
@@ -175,7 +179,7 @@ const LANES: u32 = WG_X;
 var<workgroup> sa: array<f16, ${rows * t.tk}>;
 var<workgroup> sb: array<f16, ${t.tk * cols}>;
 var<workgroup> sc: array<f32, ${t.sgX * t.sgY * t.m * t.n}>;
-${t.emulate ? EMULATED : NATIVE}
+${t.emulate ? EMULATED : native(t)}
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32${entryArgs}) {
